@@ -1,0 +1,81 @@
+#pragma once
+// Transactional outbox and idempotent consumers.
+//
+// A service writes its state change and the event in one database transaction (Outbox::add).
+// The relay moves unpublished rows to the stream `events:<topic>` through the Coordinator (Redis
+// Streams in the scaled shape, the in-process stream in the embedded one) and marks them published.
+// Consumers read through a consumer group, handle, record the event id in their own
+// processed_events table inside the handler's transaction, and then ack — so redelivery is harmless.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "coord/coordinator.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "store/database.hpp"
+
+namespace tiketi::coord {
+
+struct Event {
+  std::string id;     // globally unique event id (uuid v7)
+  std::string topic;  // "event.published", "payment.completed", ...
+  std::string key;    // aggregate id (event id, reservation id, ...)
+  std::string payload;  // JSON
+  std::int64_t created_at_ms = 0;
+  std::string trace_id;
+};
+
+// Migration text that creates outbox and processed_events in a service's database.
+store::Migration outbox_migration(int version);
+
+class Outbox {
+ public:
+  // Adds an event inside the caller's transaction; returns the event id.
+  static Task<std::string> add(store::Tx& tx, const Clock& clock, std::string topic, std::string key,
+                               std::string payload, std::string trace_id = {});
+};
+
+// Publishes outbox rows of one database to the coordinator's streams. Several replicas may run a
+// relay for the same database: rows are claimed with a lease so each is published once in the
+// normal case (and at least once always; consumers dedupe).
+class OutboxRelay {
+ public:
+  OutboxRelay(store::DatabasePtr db, CoordinatorPtr coord, ClockPtr clock, LogContext log);
+  ~OutboxRelay();
+  // Runs until stop(); polls every poll_ms and is woken early by notify().
+  Task<void> run(int poll_ms = 50);
+  // Publishes what is pending now; returns the number published.
+  Task<int> publish_pending(int batch = 256);
+  void notify();
+  void stop();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// Handler for one event inside the consumer's transaction. Throwing rolls back and the event is
+// retried later; returning commits and the event is acked.
+using EventHandler = std::function<Task<void>(store::Tx&, const Event&)>;
+
+class Consumer {
+ public:
+  Consumer(store::DatabasePtr db, CoordinatorPtr coord, std::string group, std::string consumer_name,
+           LogContext log);
+  ~Consumer();
+  void on(std::string topic, EventHandler handler);
+  // Runs until stop(): creates the groups, reads, claims stale entries from dead consumers.
+  Task<void> run();
+  // One pass over what is available now (tests); returns events handled.
+  Task<int> poll_once(int max = 256);
+  void stop();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+std::string stream_for_topic(const std::string& topic);  // "events:" + topic
+
+}  // namespace tiketi::coord

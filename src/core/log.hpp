@@ -1,0 +1,61 @@
+#pragma once
+// JSON logs, one object per line on stdout: {"ts","level","service","msg","request_id","trace_id",...}.
+// Context travels explicitly (coroutines hop threads, so no thread-locals).
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace tiketi {
+
+struct LogContext {
+  std::string service;     // "auth", "queue", ... or "tiketi" for the process itself
+  std::string request_id;  // empty outside a request
+  std::string trace_id;    // 32 hex, from traceparent or generated
+  std::string span_id;     // 16 hex, this hop's span
+};
+
+enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3, off = 4 };
+
+// A field value is already-formatted text; numbers are written unquoted when `raw` is true.
+struct LogField {
+  std::string_view key;
+  std::string value;
+  bool raw = false;
+};
+LogField lf(std::string_view key, std::string_view v);
+LogField lf(std::string_view key, const char* v);
+LogField lf(std::string_view key, long long v);
+LogField lf(std::string_view key, double v);
+LogField lf(std::string_view key, bool v);
+inline LogField lf(std::string_view key, int v) { return lf(key, static_cast<long long>(v)); }
+inline LogField lf(std::string_view key, long v) { return lf(key, static_cast<long long>(v)); }
+inline LogField lf(std::string_view key, unsigned long v) {
+  return lf(key, static_cast<long long>(v));
+}
+
+namespace log {
+void set_level(LogLevel level);
+LogLevel level();
+bool parse_level(std::string_view text, LogLevel& out);
+// Writes go through one buffered sink; lines from different threads never interleave.
+void write(LogLevel level, const LogContext& ctx, std::string_view msg,
+           std::initializer_list<LogField> fields = {});
+inline void debug(const LogContext& c, std::string_view m, std::initializer_list<LogField> f = {}) {
+  write(LogLevel::debug, c, m, f);
+}
+inline void info(const LogContext& c, std::string_view m, std::initializer_list<LogField> f = {}) {
+  write(LogLevel::info, c, m, f);
+}
+inline void warn(const LogContext& c, std::string_view m, std::initializer_list<LogField> f = {}) {
+  write(LogLevel::warn, c, m, f);
+}
+inline void error(const LogContext& c, std::string_view m, std::initializer_list<LogField> f = {}) {
+  write(LogLevel::error, c, m, f);
+}
+// Tests capture output here instead of stdout (nullptr restores stdout).
+void set_sink_for_tests(std::string* sink);
+void flush();
+}  // namespace log
+
+}  // namespace tiketi
