@@ -1,5 +1,139 @@
 #include "app/cli.hpp"
 
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <map>
+
+#include "app/runtime.hpp"
+#include "app/settings.hpp"
+
+extern char** environ;
+
 namespace tiketi::app {
-int run_cli(int, char**) { return 0; }
+namespace {
+
+struct Flags {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> peers;
+  std::vector<std::string> sets;
+  std::string config_file;
+};
+
+// Adds the settings shared by serve/migrate. Values are strings here: types are checked in
+// settings.cpp so that a flag, an env var and a config file value fail with the same message.
+void add_settings(CLI::App* cmd, Flags& f, bool server_flags) {
+  struct Spec {
+    const char* name;
+    const char* help;
+    bool server;
+  };
+  static const Spec specs[] = {
+      {"services", "all, or a comma-separated list of auth,event,queue,reservation,payment,notification", false},
+      {"listen", "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free port)", true},
+      {"data-dir", "directory for SQLite files, the email outbox and images (default ./data)", false},
+      {"database-url", "sqlite:DIR or postgres://user:pass@host:port/db (default SQLite in --data-dir)", false},
+      {"redis-url", "redis://host:port[/db] (default: in-process coordination)", true},
+      {"log-level", "debug, info, warn, error or off", false},
+      {"threads", "I/O threads, one io_context each (default: one per core)", true},
+      {"max-body-bytes", "default request body limit (413 beyond)", true},
+      {"read-timeout-ms", "time allowed to receive a whole request", true},
+      {"idle-timeout-ms", "keep-alive idle timeout", true},
+      {"shutdown-grace-ms", "time in-flight requests get on SIGTERM", true},
+      {"rate-limit-rps", "per-IP requests per second (0 = off)", true},
+      {"rate-limit-burst", "per-IP burst (default 2 x rps)", true},
+      {"cors-origins", "comma-separated allowed origins for CORS (* for any)", true},
+      {"web-root", "directory with the built web UI to serve at /", true},
+      {"db-pool-size", "PostgreSQL connections per service", false},
+  };
+  for (const auto& s : specs) {
+    if (s.server && !server_flags) {
+      continue;
+    }
+    std::string name = s.name;
+    cmd->add_option_function<std::string>(
+           "--" + name, [&f, name](const std::string& v) { f.values[name] = v; },
+           std::string(s.help) + " [env " + env_name(name) + "]")
+        ->option_text("TEXT");
+  }
+  if (server_flags) {
+    cmd->add_option("--peer", f.peers, "where a service not in this process is reached: name=http://host:port")
+        ->option_text("NAME=URL ...");
+  }
+  cmd->add_option("--set", f.sets, "a service setting: section.key=value (e.g. auth.jwt_secret=…)");
+  cmd->add_option("--config", f.config_file, "TOML/INI config file [env TIKETI_CONFIG]");
+}
+
+Config resolve_flags(const Flags& f) {
+  SettingSources src;
+  src.flags = f.values;
+  if (!f.peers.empty()) {
+    std::string joined;
+    for (const auto& p : f.peers) {
+      joined += (joined.empty() ? "" : ",") + p;
+    }
+    src.flags["peers"] = joined;
+  }
+  src.set_flags = f.sets;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) {
+      src.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  std::string file = f.config_file;
+  if (file.empty()) {
+    if (const char* env = std::getenv("TIKETI_CONFIG")) {
+      file = env;
+    }
+  }
+  if (!file.empty()) {
+    src.file = read_config_file(file);
+  }
+  return resolve(src);
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"Tiketi — ticketing for high-demand on-sales"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Help for every subcommand");
+
+  Flags serve_flags;
+  auto* serve_cmd = app.add_subcommand("serve", "Run services (all in one process by default)");
+  add_settings(serve_cmd, serve_flags, true);
+
+  Flags migrate_flags;
+  auto* migrate_cmd = app.add_subcommand("migrate", "Apply every selected service's schema migrations");
+  add_settings(migrate_cmd, migrate_flags, false);
+
+  auto* version_cmd = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (*version_cmd) {
+      std::cout << "tiketi " << TIKETI_VERSION << "\n";
+      return 0;
+    }
+    if (*serve_cmd) {
+      return serve(resolve_flags(serve_flags));
+    }
+    if (*migrate_cmd) {
+      return migrate(resolve_flags(migrate_flags));
+    }
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "tiketi: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
+
 }  // namespace tiketi::app
