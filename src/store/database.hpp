@@ -90,21 +90,29 @@ class Database {
   virtual Engine engine() const = 0;
   virtual const std::string& schema() const = 0;  // the owning service's name
 
-  // A single statement in its own implicit transaction.
+  // A single statement in its own implicit transaction. Without params the text may hold several
+  // statements (the last one's result is returned); with params it must be one statement.
   virtual Task<Result> exec(std::string_view sql, Params params = {}) = 0;
 
   // Runs fn in a transaction (BEGIN … COMMIT; on SQLite BEGIN IMMEDIATE). On a retryable error
   // (serialization failure, deadlock, SQLITE_BUSY) the whole fn is run again, up to max_attempts,
   // so fn must not have side effects outside the transaction. Any exception rolls back.
+  // Inside fn use only tx: on SQLite a write through the Database would wait for this very
+  // transaction (one writer). For SERIALIZABLE on PostgreSQL, make the first statement
+  // "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE" (default READ COMMITTED). A connection lost
+  // before BEGIN succeeded is also retried (nothing ran yet).
   virtual Task<void> transaction(std::function<Task<void>(Tx&)> fn, int max_attempts = 5) = 0;
 
   // Several independent statements sent at once (PostgreSQL pipeline mode; sequential on SQLite).
+  // All or nothing on both engines (one implicit transaction up to the Sync; BEGIN IMMEDIATE on
+  // SQLite); the first error is thrown. Each statement must be a single statement.
   virtual Task<std::vector<Result>> pipeline(std::vector<std::pair<std::string, Params>> stmts) = 0;
 
   // Readiness check (SELECT 1 with a short timeout).
   virtual Task<bool> ping() = 0;
 
-  // Pool gauges for /metrics.
+  // Pool gauges for /metrics. PostgreSQL: connections open (or opening, at most pool_size) and
+  // those handed out. SQLite: 2 (writer + reader) and how many of them are busy.
   virtual std::size_t pool_size() const = 0;
   virtual std::size_t pool_in_use() const = 0;
 
