@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/task.hpp"
 
 namespace tiketi::coord {
@@ -101,19 +102,22 @@ class Coordinator {
   virtual Task<void> release_lease(const Lease& lease) = 0;
 
   // Streams with consumer groups.
-  virtual Task<std::string> xadd(std::string stream, std::vector<std::pair<std::string, std::string>> fields) = 0;
+  virtual Task<std::string> xadd(std::string stream,
+                                 std::vector<std::pair<std::string, std::string>> fields) = 0;
   virtual Task<void> create_group(std::string stream, std::string group) = 0;  // idempotent, from the start
   // New entries for this consumer (blocks up to `block`), then pending ones can be claimed.
-  virtual Task<std::vector<StreamEntry>> read_group(std::string stream, std::string group, std::string consumer,
-                                                    std::int64_t count, Ttl block) = 0;
+  virtual Task<std::vector<StreamEntry>> read_group(std::string stream, std::string group,
+                                                    std::string consumer, std::int64_t count, Ttl block) = 0;
   virtual Task<void> ack(std::string stream, std::string group, std::string id) = 0;
   // Entries delivered to some consumer but not acked for longer than min_idle move to `consumer`.
-  virtual Task<std::vector<StreamEntry>> claim_stale(std::string stream, std::string group, std::string consumer,
-                                                     Ttl min_idle, std::int64_t count) = 0;
+  virtual Task<std::vector<StreamEntry>> claim_stale(std::string stream, std::string group,
+                                                     std::string consumer, Ttl min_idle,
+                                                     std::int64_t count) = 0;
   virtual Task<std::int64_t> pending_count(std::string stream, std::string group) = 0;
 
   // Atomic multi-step operation.
-  virtual Task<Reply> eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args) = 0;
+  virtual Task<Reply> eval(const Script& script, std::vector<std::string> keys,
+                           std::vector<std::string> args) = 0;
 
   virtual Task<bool> ping() = 0;
   virtual void close() = 0;
@@ -122,5 +126,26 @@ using CoordinatorPtr = std::shared_ptr<Coordinator>;
 
 // "" -> in-process; "redis://host:port[/db]" -> Redis. Throws on a bad URL or unreachable server.
 Task<CoordinatorPtr> open(Executor ex, const std::string& url);
+
+// The in-process adapter. TTLs, lease expiry and stream idle times follow `clock` (SystemClock
+// when null), so tests drive them with a ManualClock.
+struct MemoryOptions {
+  ClockPtr clock;
+};
+CoordinatorPtr make_memory_coordinator(Executor ex, MemoryOptions opts = {});
+
+// The Redis adapter. Commands share one pipelined connection; SUBSCRIBE uses a second one and every
+// blocking XREADGROUP borrows a connection of its own from a small pool, so a blocked reader never
+// stalls other commands. Commands in flight when the connection drops fail with std::runtime_error;
+// new ones wait up to `reconnect_wait` for the reconnect.
+struct RedisOptions {
+  std::string url;  // redis://[:password@]host:port[/db]
+  ClockPtr clock;   // lease expires_at_ms; SystemClock when null
+  Ttl connect_timeout{2'000};
+  Ttl reconnect_wait{2'000};
+  std::string client_name;  // CLIENT SETNAME on every connection ("" = none); shows in CLIENT LIST
+};
+// Throws std::invalid_argument on a bad URL and std::runtime_error when the server is unreachable.
+Task<CoordinatorPtr> open_redis(Executor ex, RedisOptions opts);
 
 }  // namespace tiketi::coord

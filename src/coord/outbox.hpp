@@ -18,9 +18,9 @@
 namespace tiketi::coord {
 
 struct Event {
-  std::string id;     // globally unique event id (uuid v7)
-  std::string topic;  // "event.published", "payment.completed", ...
-  std::string key;    // aggregate id (event id, reservation id, ...)
+  std::string id;       // globally unique event id (uuid v7)
+  std::string topic;    // "event.published", "payment.completed", ...
+  std::string key;      // aggregate id (event id, reservation id, ...)
   std::string payload;  // JSON
   std::int64_t created_at_ms = 0;
   std::string trace_id;
@@ -45,7 +45,8 @@ class OutboxRelay {
   ~OutboxRelay();
   // Runs until stop(); polls every poll_ms and is woken early by notify().
   Task<void> run(int poll_ms = 50);
-  // Publishes what is pending now; returns the number published.
+  // Publishes what is pending now if this relay holds (or can take) the lease "outbox:<schema>";
+  // returns the number published (0 when another replica holds the lease).
   Task<int> publish_pending(int batch = 256);
   void notify();
   void stop();
@@ -59,12 +60,19 @@ class OutboxRelay {
 // retried later; returning commits and the event is acked.
 using EventHandler = std::function<Task<void>(store::Tx&, const Event&)>;
 
+struct ConsumerOptions {
+  Ttl block{1'000};            // how long one read waits for new entries; also bounds stop() latency
+  Ttl claim_min_idle{30'000};  // unacked this long (dead consumer, failed handler) -> taken over
+  std::int64_t batch = 64;     // entries per read
+};
+
 class Consumer {
  public:
   Consumer(store::DatabasePtr db, CoordinatorPtr coord, std::string group, std::string consumer_name,
            LogContext log);
   ~Consumer();
   void on(std::string topic, EventHandler handler);
+  void set_options(ConsumerOptions options);  // before run()/poll_once()
   // Runs until stop(): creates the groups, reads, claims stale entries from dead consumers.
   Task<void> run();
   // One pass over what is available now (tests); returns events handled.

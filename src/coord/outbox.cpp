@@ -1,0 +1,409 @@
+#include "coord/outbox.hpp"
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+#include <mutex>
+
+#include "core/ids.hpp"
+
+namespace tiketi::coord {
+namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using WakeChannel = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
+
+constexpr const char* kCreateTables = R"sql(
+CREATE TABLE IF NOT EXISTS outbox (
+  id TEXT PRIMARY KEY,
+  topic TEXT NOT NULL,
+  key TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  trace_id TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  published_at BIGINT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (created_at, id) WHERE published_at IS NULL;
+CREATE TABLE IF NOT EXISTS processed_events (
+  event_id TEXT NOT NULL,
+  consumer_group TEXT NOT NULL,
+  processed_at BIGINT NOT NULL,
+  PRIMARY KEY (event_id, consumer_group)
+);
+)sql";
+
+constexpr const char* kInsertEvent =
+    "INSERT INTO outbox (id, topic, key, payload, trace_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+constexpr const char* kSelectUnpublished =
+    "SELECT id, topic, key, payload, trace_id, created_at FROM outbox WHERE published_at IS NULL "
+    "ORDER BY created_at, id LIMIT $1";
+constexpr const char* kMarkPublished = "UPDATE outbox SET published_at = $1 WHERE id = $2";
+constexpr const char* kRecordProcessed =
+    "INSERT INTO processed_events (event_id, consumer_group, processed_at) VALUES ($1, $2, $3) "
+    "ON CONFLICT DO NOTHING";
+
+constexpr Ttl kRelayLeaseTtl{10'000};
+
+Millis wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Lists are built by plain functions: g++ 12 rejects an initializer_list of non-trivial values
+// inside a coroutine ("array used as initializer").
+template <class... V>
+store::Params params(V&&... v) {
+  store::Params out;
+  out.reserve(sizeof...(v));
+  (out.push_back(std::forward<V>(v)), ...);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> entry_fields(const store::Row& row) {
+  return {{"id", row.str("id")},
+          {"topic", row.str("topic")},
+          {"key", row.str("key")},
+          {"payload", row.str("payload")},
+          {"created_at", std::to_string(row.i64("created_at"))},
+          {"trace_id", row.str("trace_id")}};
+}
+
+Event event_from(const StreamEntry& e, const std::string& topic) {
+  Event ev;
+  ev.id = e.field("id").value_or("");
+  ev.topic = e.field("topic").value_or(topic);
+  ev.key = e.field("key").value_or("");
+  ev.payload = e.field("payload").value_or("");
+  ev.trace_id = e.field("trace_id").value_or("");
+  try {
+    ev.created_at_ms = std::stoll(e.field("created_at").value_or("0"));
+  } catch (const std::exception&) {
+    ev.created_at_ms = 0;
+  }
+  return ev;
+}
+
+// A wake-up signal that may be raised from any thread before or while someone waits on it.
+class Waker {
+ public:
+  void attach(const Executor& ex) {
+    std::lock_guard lock(mu_);
+    channel_ = std::make_shared<WakeChannel>(ex, 1);
+    if (pending_) {
+      channel_->try_send(boost::system::error_code{});
+      pending_ = false;
+    }
+  }
+  void wake() {
+    std::lock_guard lock(mu_);
+    if (channel_) {
+      channel_->try_send(boost::system::error_code{});  // a full buffer already means "wake"
+    } else {
+      pending_ = true;
+    }
+  }
+  // Returns when woken or after `timeout`.
+  Task<void> wait(Ttl timeout) {
+    std::shared_ptr<WakeChannel> ch;
+    {
+      std::lock_guard lock(mu_);
+      ch = channel_;
+    }
+    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+    if (!ch) {
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      co_return;
+    }
+    co_await (ch->async_receive(asio::as_tuple(asio::use_awaitable)) ||
+              timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<WakeChannel> channel_;
+  bool pending_ = false;
+};
+
+}  // namespace
+
+std::string stream_for_topic(const std::string& topic) { return "events:" + topic; }
+
+store::Migration outbox_migration(int version) {
+  store::Migration m;
+  m.version = version;
+  m.name = "outbox";
+  m.sql = kCreateTables;
+  return m;
+}
+
+Task<std::string> Outbox::add(store::Tx& tx, const Clock& clock, std::string topic, std::string key,
+                              std::string payload, std::string trace_id) {
+  const Millis now = clock.now_ms();
+  std::string id = ids::uuid_v7(now);
+  co_await tx.exec(kInsertEvent,
+                   params(store::p(id), store::p(std::move(topic)), store::p(std::move(key)),
+                          store::p(std::move(payload)), store::p(std::move(trace_id)), store::p(now)));
+  co_return id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relay
+
+struct OutboxRelay::Impl {
+  store::DatabasePtr db;
+  CoordinatorPtr coord;
+  ClockPtr clock;
+  LogContext log;
+  std::string owner = "relay-" + ids::random_hex(8);
+  std::string lease_name;
+  std::optional<Lease> lease;
+  std::atomic<bool> stopped{false};
+  Waker waker;
+};
+
+OutboxRelay::OutboxRelay(store::DatabasePtr db, CoordinatorPtr coord, ClockPtr clock, LogContext log)
+    : impl_(std::make_shared<Impl>()) {
+  impl_->lease_name = "outbox:" + db->schema();
+  impl_->db = std::move(db);
+  impl_->coord = std::move(coord);
+  impl_->clock = clock ? std::move(clock) : std::make_shared<SystemClock>();
+  impl_->log = std::move(log);
+}
+
+OutboxRelay::~OutboxRelay() { stop(); }
+
+Task<int> OutboxRelay::publish_pending(int batch) {
+  auto self = impl_;
+  // One relay per database at a time keeps the stream in created_at order. acquire_lease also
+  // renews the lease we already hold.
+  self->lease = co_await self->coord->acquire_lease(self->lease_name, self->owner, kRelayLeaseTtl);
+  if (!self->lease) {
+    co_return 0;
+  }
+  auto rows = co_await self->db->exec(kSelectUnpublished, params(store::p(batch)));
+  std::vector<std::pair<std::string, store::Params>> marks;
+  std::exception_ptr failure;
+  for (const auto& row : rows.rows) {
+    std::string id = row.str("id");
+    std::string topic = row.str("topic");
+    try {
+      co_await self->coord->xadd(stream_for_topic(topic), entry_fields(row));
+    } catch (...) {
+      failure = std::current_exception();
+      break;
+    }
+    marks.emplace_back(kMarkPublished, params(store::p(self->clock->now_ms()), store::p(id)));
+  }
+  // Mark what reached the stream even when a later xadd failed; a crash before this point only
+  // means those rows are published again (consumers dedupe by id).
+  if (!marks.empty()) {
+    co_await self->db->pipeline(std::move(marks));
+  }
+  if (failure) {
+    std::rethrow_exception(failure);
+  }
+  co_return static_cast<int>(rows.rows.size());
+}
+
+Task<void> OutboxRelay::run(int poll_ms) {
+  auto self = impl_;
+  self->waker.attach(co_await asio::this_coro::executor);
+  constexpr int kBatch = 256;
+  while (!self->stopped) {
+    int published = 0;
+    try {
+      published = co_await publish_pending(kBatch);
+    } catch (const std::exception& e) {
+      log::warn(self->log, "outbox relay pass failed",
+                {lf("error", e.what()), lf("lease", self->lease_name)});
+    }
+    if (self->stopped) {
+      break;
+    }
+    if (published < kBatch) {
+      co_await self->waker.wait(Ttl{poll_ms});
+    }
+  }
+  if (self->lease) {
+    try {
+      co_await self->coord->release_lease(*self->lease);  // let another replica take over at once
+    } catch (const std::exception& e) {
+      log::warn(self->log, "outbox relay lease release failed", {lf("error", e.what())});
+    }
+    self->lease.reset();
+  }
+}
+
+void OutboxRelay::notify() { impl_->waker.wake(); }
+
+void OutboxRelay::stop() {
+  impl_->stopped = true;
+  impl_->waker.wake();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer
+
+struct Consumer::Impl {
+  store::DatabasePtr db;
+  CoordinatorPtr coord;
+  std::string group;
+  std::string name;
+  LogContext log;
+  ConsumerOptions options;
+  std::map<std::string, EventHandler> handlers;  // topic -> handler
+  std::atomic<bool> stopped{false};
+  bool groups_ready = false;
+
+  Task<void> ensure_groups() {
+    if (groups_ready) {
+      co_return;
+    }
+    for (const auto& [topic, handler] : handlers) {
+      co_await coord->create_group(stream_for_topic(topic), group);
+    }
+    groups_ready = true;
+  }
+
+  // Handles and acks one entry; returns false (leaving it unacked for a later claim) on failure.
+  Task<bool> handle(const std::string& topic, const StreamEntry& entry) {
+    const std::string stream = stream_for_topic(topic);
+    Event ev = event_from(entry, topic);
+    if (ev.id.empty()) {
+      log::error(log, "dropping malformed stream entry", {lf("stream", stream), lf("entry", entry.id)});
+      co_await coord->ack(stream, group, entry.id);
+      co_return false;
+    }
+    const EventHandler& handler = handlers.at(topic);
+    try {
+      std::function<Task<void>(store::Tx&)> work = [&](store::Tx& tx) -> Task<void> {
+        // The dedupe row commits with the handler's writes, so "handled" and "recorded" are one fact.
+        auto r =
+            co_await tx.exec(kRecordProcessed, params(store::p(ev.id), store::p(group), store::p(wall_ms())));
+        if (r.affected == 0) {
+          co_return;  // seen before: a redelivery
+        }
+        co_await handler(tx, ev);
+      };
+      // A named function object: g++ 12 mishandles lambda temporaries inside a co_await expression.
+      co_await db->transaction(std::move(work));
+    } catch (const std::exception& e) {
+      log::error(log, "event handler failed; will retry",
+                 {lf("event_id", ev.id), lf("topic", topic), lf("group", group), lf("error", e.what())});
+      co_return false;
+    }
+    co_await coord->ack(stream, group, entry.id);
+    co_return true;
+  }
+
+  Task<int> handle_all(const std::string& topic, const std::vector<StreamEntry>& entries) {
+    int n = 0;
+    for (const auto& e : entries) {
+      if (co_await handle(topic, e)) {
+        ++n;
+      }
+    }
+    co_return n;
+  }
+
+  Task<void> topic_loop(std::string topic) {
+    const std::string stream = stream_for_topic(topic);
+    auto last_claim = std::chrono::steady_clock::time_point{};
+    const auto claim_every =
+        std::min<std::chrono::steady_clock::duration>(options.claim_min_idle, std::chrono::seconds(1));
+    while (!stopped) {
+      bool failed = false;
+      try {
+        if (std::chrono::steady_clock::now() - last_claim >= claim_every) {
+          last_claim = std::chrono::steady_clock::now();
+          co_await handle_all(
+              topic, co_await coord->claim_stale(stream, group, name, options.claim_min_idle, options.batch));
+        }
+        co_await handle_all(topic,
+                            co_await coord->read_group(stream, group, name, options.batch, options.block));
+      } catch (const std::exception& e) {
+        log::warn(log, "consumer read failed", {lf("stream", stream), lf("error", e.what())});
+        failed = true;
+      }
+      if (failed && !stopped) {
+        // The coordinator is down: back off instead of spinning.
+        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+    }
+  }
+};
+
+Consumer::Consumer(store::DatabasePtr db, CoordinatorPtr coord, std::string group, std::string consumer_name,
+                   LogContext log)
+    : impl_(std::make_shared<Impl>()) {
+  impl_->db = std::move(db);
+  impl_->coord = std::move(coord);
+  impl_->group = std::move(group);
+  impl_->name = std::move(consumer_name);
+  impl_->log = std::move(log);
+}
+
+Consumer::~Consumer() { stop(); }
+
+void Consumer::on(std::string topic, EventHandler handler) {
+  impl_->handlers[std::move(topic)] = std::move(handler);
+  impl_->groups_ready = false;
+}
+
+void Consumer::set_options(ConsumerOptions options) { impl_->options = options; }
+
+Task<int> Consumer::poll_once(int max) {
+  auto self = impl_;
+  co_await self->ensure_groups();
+  int n = 0;
+  for (const auto& [topic, handler] : self->handlers) {
+    const std::string stream = stream_for_topic(topic);
+    n += co_await self->handle_all(topic,
+                                   co_await self->coord->claim_stale(stream, self->group, self->name,
+                                                                     self->options.claim_min_idle, max));
+    n += co_await self->handle_all(
+        topic, co_await self->coord->read_group(stream, self->group, self->name, max, Ttl{0}));
+  }
+  co_return n;
+}
+
+Task<void> Consumer::run() {
+  auto self = impl_;
+  co_await self->ensure_groups();
+  if (self->handlers.empty()) {
+    co_return;
+  }
+  // One reader per topic so that a blocking read on a quiet topic never delays a busy one.
+  auto ex = co_await asio::this_coro::executor;
+  auto remaining = std::make_shared<std::atomic<int>>(static_cast<int>(self->handlers.size()));
+  auto done = std::make_shared<WakeChannel>(ex, 1);
+  for (const auto& [topic, handler] : self->handlers) {
+    asio::co_spawn(ex, self->topic_loop(topic), [self, remaining, done, topic](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::error(self->log, "consumer loop ended with an error",
+                     {lf("topic", topic), lf("error", ex.what())});
+        }
+      }
+      if (--*remaining == 0) {
+        done->try_send(boost::system::error_code{});
+      }
+    });
+  }
+  co_await done->async_receive(asio::as_tuple(asio::use_awaitable));
+}
+
+void Consumer::stop() { impl_->stopped = true; }
+
+}  // namespace tiketi::coord
