@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# HTTP benchmark: the embedded `tiketi serve` (release build, access log on as in production) on a
+# trivial JSON route vs nginx (Debian, 2 workers) serving a static file with the same body, same
+# machine, same run. wrk -t2 -c256 -d10s --latency, 5 runs alternating the two; prints the medians
+# of req/s and p99, their ratio, and the idle RSS of tiketi, as markdown rows for BENCHMARKS.md.
+#
+#   bench/http/run.sh [--bin PATH] [--runs N] [--duration 10s] [--connections 256] [--threads 2]
+#   bench/http/run.sh --smoke      (2 s, 1 run: checks the harness works; part of the test suite)
+#
+# Both servers log every request: tiketi its JSON line to stdout, nginx its access_log, both into
+# /dev/null so neither pays for disk the other does not.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/lib/servers.sh
+source "$root/scripts/lib/servers.sh"
+
+bin=${TIKETI_BIN:-$root/build/release/src/app/tiketi}
+runs=5
+duration=10s
+connections=256
+threads=2
+smoke=0
+route=/health/live
+while (($#)); do
+  case "$1" in
+    --bin) bin=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --smoke) smoke=1; runs=1; duration=2s; shift ;;
+    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+for tool in wrk nginx curl; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-deps)" >&2; exit 1; }
+done
+[[ -x "$bin" ]] || { echo "bench: no tiketi binary at $bin" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/tiketi-bench.XXXXXX)
+tiketi_pid=""
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  if [[ -n "$tiketi_pid" ]] && tiketi_alive "$tiketi_pid"; then
+    kill -TERM "$tiketi_pid" 2>/dev/null || true
+    wait "$tiketi_pid" 2>/dev/null || true
+  fi
+  if [[ -s "$work/nginx/nginx.pid" ]]; then
+    local pid
+    pid=$(cat "$work/nginx/nginx.pid")
+    grep -q nginx "/proc/$pid/cmdline" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_http() {
+  local url=$1 pid=${2:-} _
+  for _ in $(seq 1 300); do
+    [[ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null)" == 200 ]] && return 0
+    if [[ -n "$pid" ]] && ! tiketi_alive "$pid"; then return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# --- tiketi, embedded shape --------------------------------------------------------------------
+mkdir -p "$work/data"
+"$bin" migrate --data-dir "$work/data" >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
+for attempt in 1 2 3; do
+  tiketi_port=$(tiketi_free_port)
+  "$bin" serve --listen "127.0.0.1:$tiketi_port" --data-dir "$work/data" </dev/null >/dev/null 2>"$work/tiketi.err" &
+  tiketi_pid=$!
+  wait_http "http://127.0.0.1:$tiketi_port/health/ready" "$tiketi_pid" && break
+  echo "bench: tiketi did not start on port $tiketi_port (attempt $attempt)" >&2
+  tail -n 5 "$work/tiketi.err" >&2
+  kill -TERM "$tiketi_pid" 2>/dev/null || true
+  tiketi_pid=""
+  ((attempt < 3)) || exit 1
+done
+sleep 1  # let start-up allocations settle before reading the idle footprint
+idle_rss_kb=$(ps -o rss= -p "$tiketi_pid" | tr -d ' ')
+
+# --- nginx, static file with the same body -----------------------------------------------------
+mkdir -p "$work/nginx/html" "$work/nginx/tmp"
+curl -s "http://127.0.0.1:$tiketi_port$route" >"$work/nginx/html/live.json"
+user_line=""
+[[ $(id -u) -eq 0 ]] && user_line="user root root;"
+for attempt in 1 2 3; do
+  nginx_port=$(tiketi_free_port)
+  cat >"$work/nginx/nginx.conf" <<EOF
+$user_line
+worker_processes 2;
+daemon on;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+worker_rlimit_nofile 16384;
+events { worker_connections 8192; }
+http {
+  client_body_temp_path $work/nginx/tmp/body;
+  proxy_temp_path $work/nginx/tmp/proxy;
+  fastcgi_temp_path $work/nginx/tmp/fastcgi;
+  uwsgi_temp_path $work/nginx/tmp/uwsgi;
+  scgi_temp_path $work/nginx/tmp/scgi;
+  access_log /dev/null combined;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:$nginx_port backlog=4096;
+    location = /live.json { root $work/nginx/html; default_type application/json; }
+  }
+}
+EOF
+  if nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" </dev/null >/dev/null 2>&1 &&
+    wait_http "http://127.0.0.1:$nginx_port/live.json"; then
+    break
+  fi
+  echo "bench: nginx did not start on port $nginx_port (attempt $attempt)" >&2
+  ((attempt < 3)) || exit 1
+done
+
+# --- wrk ---------------------------------------------------------------------------------------
+# Latency like "8.50ms" / "950.00us" / "1.20s" -> milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else { printf "%.3f", v }
+  }'
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+declare -a t_rps=() t_p99=() n_rps=() n_p99=()
+errors=0
+# Sets RPS and P99 (ms); counts failures in `errors`.
+run_wrk() {
+  local label=$1 url=$2 out rps p99 bad
+  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url" 2>&1)
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+  if [[ -z "$rps" || -z "$p99" ]]; then
+    echo "bench: could not parse wrk output for $label:" >&2
+    echo "$out" >&2
+    errors=$((errors + 1))
+    rps=0
+    p99=0
+  fi
+  p99=$(to_ms "$p99")
+  printf '  %-7s %10.0f req/s  p99 %8.2f ms%s\n' "$label" "$rps" "$p99" "${bad:+  non-2xx: $bad}" >&2
+  if grep -q 'Socket errors' <<<"$out"; then
+    printf '          %s\n' "$(grep 'Socket errors' <<<"$out")" >&2
+  fi
+  if [[ -n "$bad" && "$bad" != 0 ]] || ! awk -v v="$rps" 'BEGIN { exit !(v > 0) }'; then
+    errors=$((errors + 1))
+  fi
+  RPS=$rps
+  P99=$p99
+}
+
+echo "bench: wrk -t$threads -c$connections -d$duration --latency, $runs run(s) each, alternating" >&2
+echo "bench: tiketi http://127.0.0.1:$tiketi_port$route (pid $tiketi_pid), nginx http://127.0.0.1:$nginx_port/live.json" >&2
+for ((i = 1; i <= runs; i++)); do
+  echo "run $i/$runs" >&2
+  run_wrk tiketi "http://127.0.0.1:$tiketi_port$route"
+  t_rps+=("$RPS")
+  t_p99+=("$P99")
+  run_wrk nginx "http://127.0.0.1:$nginx_port/live.json"
+  n_rps+=("$RPS")
+  n_p99+=("$P99")
+done
+
+tr=$(median "${t_rps[@]}")
+tp=$(median "${t_p99[@]}")
+nr=$(median "${n_rps[@]}")
+np=$(median "${n_p99[@]}")
+ratio=$(awk -v a="$tr" -v b="$nr" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+nginx_version=$(nginx -v 2>&1 | sed 's|.*nginx/||')
+
+bt='`'
+echo
+echo "<!-- bench/http/run.sh $(date -u +%Y-%m-%d) commit $commit: wrk -t$threads -c$connections -d$duration, median of $runs -->"
+echo "| what | req/s | p99 |"
+echo "|---|---:|---:|"
+printf '| tiketi %sGET %s%s (embedded, release, access log on) | %.0f | %.2f ms |\n' "$bt" "$route" "$bt" "$tr" "$tp"
+printf '| nginx %s static file, 2 workers | %.0f | %.2f ms |\n' "$nginx_version" "$nr" "$np"
+printf '| ratio tiketi / nginx | %s× | |\n' "$ratio"
+printf '| idle RSS of %stiketi serve%s | %.1f MiB | |\n' "$bt" "$bt" "$(awk -v k="$idle_rss_kb" 'BEGIN { print k / 1024 }')"
+
+if ((errors)); then
+  echo "bench: $errors run(s) had errors (non-2xx answers or no result)" >&2
+  exit 1
+fi
+if ((smoke)); then
+  echo "bench-smoke: ok (both servers answered, no errors)"
+fi
