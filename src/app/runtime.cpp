@@ -81,8 +81,16 @@ void add_service_routes(net::Router& into, Service& svc) {
 }
 
 Task<net::Response> readiness(Process& p) {
+  static constexpr const char* kPhase[] = {"starting", "ready", "draining"};
   nlohmann::json checks = nlohmann::json::object();
-  bool ok = p.phase.load() == 1;
+  if (p.phase.load() != 1) {
+    // Starting or draining: answer at once, without touching dependencies that may be going away.
+    nlohmann::json body{{"status", kPhase[p.phase.load()]}, {"checks", checks}};
+    auto res = net::Response::json(503, body.dump());
+    res.header("Retry-After", "1");
+    co_return res;
+  }
+  bool ok = true;
   if (p.coord) {
     bool c = false;
     try {
@@ -113,8 +121,7 @@ Task<net::Response> readiness(Process& p) {
       ok = ok && h;
     }
   }
-  static constexpr const char* kPhase[] = {"starting", "ready", "draining"};
-  nlohmann::json body{{"status", ok ? "ready" : kPhase[p.phase.load()]}, {"checks", checks}};
+  nlohmann::json body{{"status", ok ? "ready" : "failing"}, {"checks", checks}};
   if (ok) {
     co_return net::Response::json(200, body.dump());
   }
