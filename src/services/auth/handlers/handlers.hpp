@@ -1,0 +1,24 @@
+#pragma once
+// One function per resource and verb; each file stays thin and delegates to domain/ and storage/.
+#include "net/http.hpp"
+#include "services/auth/state.hpp"
+#include "services/common/json_body.hpp"
+
+namespace tiketi::auth::handlers {
+
+Task<net::Response> signup_post(AuthState& s, net::Request& req);
+Task<net::Response> login_post(AuthState& s, net::Request& req);
+Task<net::Response> refresh_post(AuthState& s, net::Request& req);
+Task<net::Response> logout_post(AuthState& s, net::Request& req);
+Task<net::Response> logout_all_post(AuthState& s, net::Request& req);
+Task<net::Response> me_get(AuthState& s, net::Request& req);
+Task<net::Response> me_patch(AuthState& s, net::Request& req);
+Task<net::Response> password_post(AuthState& s, net::Request& req);
+Task<net::Response> internal_user_get(AuthState& s, net::Request& req);
+
+// Shared helpers for the handlers.
+net::Response json_response(int status, const nlohmann::json& body);
+// The email field, normalised; records a field error on `body` when invalid.
+std::string read_email(common::JsonBody& body);
+
+}  // namespace tiketi::auth::handlers
