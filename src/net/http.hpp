@@ -21,6 +21,13 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 std::optional<std::string_view> find_header(const Headers& h, std::string_view name);
 void set_header(Headers& h, std::string name, std::string value);
 
+// Percent-decoding ("%2F" -> "/"); '+' becomes a space when plus_as_space (query strings).
+// Malformed escapes are kept as they are.
+std::string percent_decode(std::string_view in, bool plus_as_space);
+// Splits a request target into the decoded path and the decoded query pairs.
+void parse_target(std::string_view target, std::string& path,
+                  std::vector<std::pair<std::string, std::string>>& query);
+
 // The authenticated caller, filled by auth middleware (issue 3) — empty when anonymous.
 struct Principal {
   std::string user_id;
@@ -29,9 +36,9 @@ struct Principal {
 };
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // raw target: path + query
-  std::string path;    // decoded path, no query
+  std::string method;                                      // "GET", "POST", ...
+  std::string target;                                      // raw target: path + query
+  std::string path;                                        // decoded path, no query
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   Headers headers;
   std::string body;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,18 +22,28 @@ struct ServerOptions {
   int threads = 0;                        // 0 -> std::thread::hardware_concurrency()
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;
-  int read_timeout_ms = 15'000;   // whole request must arrive within this
-  int idle_timeout_ms = 60'000;   // keep-alive idle
-  double rate_limit_rps = 0;      // 0 = off
+  int read_timeout_ms = 15'000;  // whole request must arrive within this
+  int idle_timeout_ms = 60'000;  // keep-alive idle
+  double rate_limit_rps = 0;     // 0 = off
   double rate_limit_burst = 0;
   std::vector<std::string> cors_origins;
   std::size_t max_connections = 19'000;  // beyond this new sockets are accepted and closed at once
   std::size_t ws_max_message = 16 * 1024;
   std::size_t ws_send_queue_limit = 64;  // messages queued per socket before dropping/closing
-  std::string web_root;                   // static files served for non-/api GETs (SPA fallback)
-  std::string service_label = "tiketi";   // default "service" label when a route has none
+  std::string web_root;                  // static files served for non-/api GETs (SPA fallback)
+  std::string service_label = "tiketi";  // default "service" label when a route has none
   bool access_log = true;
+  // WebSocket: a ping goes out after half of this without traffic; no frame at all from the
+  // peer for this long closes the socket (dead peer detection).
+  int ws_idle_timeout_ms = 60'000;
+  // Behind a trusted reverse proxy (nginx WEB tier) the client address is the last entry of
+  // X-Forwarded-For; off by default because a direct client could forge it.
+  bool trust_forwarded_for = false;
 };
+
+// Static file for a GET/HEAD below `web_root` (ETag, Cache-Control, SPA fallback to index.html);
+// nullopt when there is nothing to serve. Never leaves web_root.
+std::optional<Response> serve_static(const std::string& web_root, const Request& req);
 
 class Server {
  public:
