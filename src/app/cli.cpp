@@ -2,7 +2,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <termios.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 
@@ -95,6 +99,45 @@ Config resolve_flags(const Flags& f) {
   return resolve(src);
 }
 
+// The admin password is never a flag value (it would show in `ps` and shell history) and never
+// printed: it comes from --password-file, TIKETI_ADMIN_PASSWORD, or a no-echo prompt on a terminal.
+std::string read_admin_password(const std::string& file) {
+  if (!file.empty()) {
+    std::ifstream f(file);
+    if (!f) {
+      throw std::invalid_argument("setting password-file: cannot read '" + file + "'");
+    }
+    std::string pw;
+    std::getline(f, pw);
+    return pw;
+  }
+  if (const char* env = std::getenv("TIKETI_ADMIN_PASSWORD")) {
+    return env;
+  }
+  if (!isatty(STDIN_FILENO)) {
+    throw std::invalid_argument(
+        "setting password: give --password-file FILE or TIKETI_ADMIN_PASSWORD, or run on a terminal");
+  }
+  termios old{};
+  tcgetattr(STDIN_FILENO, &old);
+  termios quiet = old;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  auto ask = [&](const char* prompt) {
+    std::cerr << prompt << std::flush;
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::string pw;
+    std::getline(std::cin, pw);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::cerr << "\n";
+    return pw;
+  };
+  auto first = ask("Admin password: ");
+  if (ask("Repeat password: ") != first) {
+    throw std::invalid_argument("setting password: the two passwords differ");
+  }
+  return first;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -112,6 +155,19 @@ int run_cli(int argc, char** argv) {
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
+  Flags admin_flags;
+  std::string admin_email;
+  std::string admin_name = "Administrator";
+  std::string admin_password_file;
+  auto* admin_cmd = app.add_subcommand("admin", "Administration tasks");
+  admin_cmd->require_subcommand(1);
+  auto* admin_create_cmd = admin_cmd->add_subcommand("create", "Create an admin account (or promote an existing one)");
+  admin_create_cmd->add_option("--email", admin_email, "the admin's email")->required();
+  admin_create_cmd->add_option("--name", admin_name, "display name");
+  admin_create_cmd->add_option("--password-file", admin_password_file,
+                               "file whose first line is the password (else TIKETI_ADMIN_PASSWORD, else a prompt)");
+  add_settings(admin_create_cmd, admin_flags, false);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -128,6 +184,10 @@ int run_cli(int argc, char** argv) {
     }
     if (*migrate_cmd) {
       return migrate(resolve_flags(migrate_flags));
+    }
+    if (*admin_create_cmd) {
+      auto cfg = resolve_flags(admin_flags);
+      return admin_create(cfg, admin_email, admin_name, read_admin_password(admin_password_file));
     }
   } catch (const std::invalid_argument& e) {
     std::cerr << "tiketi: " << e.what() << "\n";

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,8 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "net/server.hpp"
+#include "services/auth/service.hpp"
+#include "services/common/auth_verify.hpp"
 
 namespace tiketi::app {
 namespace asio = boost::asio;
@@ -282,6 +285,17 @@ int serve(const Config& config) {
   opts.web_root = p.cfg.web_root;
   opts.service_label = p.cfg.services.size() == 1 ? p.cfg.services.front() : "tiketi";
 
+  // Every process verifies access tokens locally (no call to the auth service). A missing or weak
+  // secret in the scaled shape is a start-up error naming the setting.
+  common::AuthenticatorPtr authenticator;
+  try {
+    authenticator = common::Authenticator::from_config(p.cfg, p.clock);
+  } catch (const std::exception& e) {
+    log::error(p.log, "invalid configuration", {lf("error", e.what())});
+    log::flush();
+    return 2;
+  }
+
   net::Server server(opts, std::move(router), reg);
   // Until every service has started (and again while draining) only the platform routes answer.
   server.use([&p](net::Request& req, const net::Next& next) -> Task<net::Response> {
@@ -291,6 +305,7 @@ int serve(const Config& config) {
     }
     co_return co_await next(req);
   });
+  server.use(common::bearer_middleware(authenticator));
 
   try {
     server.start();
@@ -399,6 +414,45 @@ int migrate(const Config& config) {
     return 0;
   } catch (const std::exception& e) {
     log::error(plog, "migrate failed", {lf("error", e.what())});
+    log::flush();
+    return 1;
+  }
+}
+
+int admin_create(const Config& config, const std::string& email, const std::string& name,
+                 const std::string& password) {
+  apply_log_level(config);
+  LogContext plog{"auth", {}, {}, {}};
+  auto auth = make_auth_service();
+  asio::io_context ioc;
+  SystemClock clock;
+  auto done = asio::co_spawn(
+      ioc,
+      [&]() -> Task<auth::AdminCreateResult> {
+        store::OpenOptions o;
+        o.url = database_url(config);
+        o.schema = "auth";
+        o.pool_size = 1;
+        auto db = co_await store::open(ioc.get_executor(), o);
+        co_await store::migrate(*db, auth->migrations());
+        auto r = co_await auth::create_admin(*db, clock, email, password, name);
+        db->close();
+        co_return r;
+      },
+      asio::use_future);
+  ioc.run();
+  try {
+    auto r = done.get();
+    log::info(plog, r == auth::AdminCreateResult::created ? "admin created" : "existing account promoted to admin",
+              {lf("email", email)});
+    log::flush();
+    return 0;
+  } catch (const std::invalid_argument& e) {
+    log::flush();
+    std::fprintf(stderr, "tiketi: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    log::error(plog, "admin create failed", {lf("error", e.what())});
     log::flush();
     return 1;
   }

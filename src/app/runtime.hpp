@@ -1,5 +1,7 @@
 #pragma once
 // Running the selected services in one process: `tiketi serve` and `tiketi migrate`.
+#include <string>
+
 #include "core/config.hpp"
 
 namespace tiketi::app {
@@ -8,5 +10,8 @@ namespace tiketi::app {
 int serve(const Config& config);
 // Applies every selected service's migrations; returns the exit code.
 int migrate(const Config& config);
+// `tiketi admin create`: migrates the auth schema, then creates (or promotes) an admin account.
+int admin_create(const Config& config, const std::string& email, const std::string& name,
+                 const std::string& password);
 
 }  // namespace tiketi::app

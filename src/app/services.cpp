@@ -3,6 +3,7 @@
 
 #include "app/service.hpp"
 #include "coord/outbox.hpp"
+#include "services/auth/service.hpp"
 
 namespace tiketi::app {
 namespace {
@@ -39,7 +40,7 @@ constexpr char kNotification[] = "notification";
 
 const std::vector<std::pair<std::string, ServiceFactory>>& service_catalog() {
   static const std::vector<std::pair<std::string, ServiceFactory>> catalog{
-      {kAuth, pending<kAuth>},
+      {kAuth, make_auth_service},
       {kEvent, pending<kEvent>},
       {kQueue, pending<kQueue>},
       {kReservation, pending<kReservation>},
