@@ -820,6 +820,8 @@ struct Server::Impl {
     }
     add_cors(req, resp);
     set_header(resp.headers, "X-Request-Id", req.log.request_id);
+    // Which process answered: lets operators and the stack tests see the gateway's routing.
+    resp.headers.emplace_back("X-Tiketi-Service", opts.service_label);
     double secs = std::chrono::duration<double>(SteadyClock::now() - t0).count();
     series->record(resp.status, secs);
     if (opts.access_log && log::level() <= LogLevel::info) {
