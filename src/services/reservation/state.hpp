@@ -1,0 +1,51 @@
+#pragma once
+// Everything the reservation handlers and background jobs share, built in start().
+#include <memory>
+#include <string>
+
+#include "app/service.hpp"
+#include "core/metrics.hpp"
+#include "services/common/auth_verify.hpp"
+#include "services/reservation/domain/admission.hpp"
+#include "services/reservation/seat_cache.hpp"
+#include "services/reservation/storage/reservation_store.hpp"
+
+namespace tiketi::reservation {
+
+struct Settings {
+  std::int64_t quota_stripes = 32;   // reservation.quota_stripes
+  Millis sweep_interval_ms = 1'000;  // reservation.sweep_interval_ms
+  Millis seat_cache_ms = 1'000;      // reservation.seat_cache_ms
+  std::string admission_secret;      // queue.admission_secret (derived from auth.jwt_secret if unset)
+  std::optional<std::string> internal_token;  // reservation.internal_token: guards /internal routes
+};
+
+// Reads reservation.* from Config::extra; throws std::invalid_argument("setting reservation.x: …").
+Settings load_settings(const Config& config);
+
+struct Metrics {
+  metrics::Counter* hold_ok = nullptr;
+  metrics::Counter* hold_unavailable = nullptr;
+  metrics::Counter* hold_sold_out = nullptr;
+  metrics::Counter* hold_limit = nullptr;
+  metrics::Counter* hold_admission = nullptr;
+  metrics::Counter* hold_invalid = nullptr;
+  metrics::Counter* confirmed = nullptr;
+  metrics::Counter* confirmation_failed = nullptr;
+  metrics::Counter* expired = nullptr;
+  metrics::Counter* cancelled = nullptr;
+  metrics::Histogram* hold_seconds = nullptr;
+  metrics::Registry* registry = nullptr;
+};
+
+struct State {
+  app::ServiceContext ctx;
+  Settings settings;
+  std::shared_ptr<common::Authenticator> authenticator;
+  AdmissionVerifierPtr admission;
+  std::unique_ptr<ReservationStore> store;
+  std::unique_ptr<SeatMapCache> seats;
+  Metrics metrics;
+};
+
+}  // namespace tiketi::reservation

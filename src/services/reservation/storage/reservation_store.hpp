@@ -1,0 +1,143 @@
+#pragma once
+// The reservation service's storage: every decision about a seat or a quota is one database
+// transaction here. Lock order everywhere (so concurrent work cannot deadlock): reservation row ->
+// the user's counter row -> seats in seat-id order / quota stripes.
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "services/reservation/domain/model.hpp"
+#include "services/reservation/dto/events.hpp"
+#include "store/database.hpp"
+
+namespace tiketi::reservation {
+
+struct StoreOptions {
+  std::int64_t quota_stripes = 32;  // rows per general-admission quota
+  Millis event_cache_ms = 1'000;    // how long an EventInfo read is reused by holds
+};
+
+struct HoldResult {
+  Reservation reservation;
+  bool replayed = false;  // an earlier request with the same Idempotency-Key
+};
+
+enum class ConfirmOutcome { confirmed, duplicate, failed };
+struct ConfirmResult {
+  ConfirmOutcome outcome = ConfirmOutcome::failed;
+  std::string event_id;  // set when seats or quota changed
+};
+
+struct SeatState {
+  std::string seat_id;
+  std::string label;
+  std::string ticket_type_id;
+  std::int64_t price = 0;
+  SeatStatus status = SeatStatus::available;
+};
+
+struct QuotaState {
+  std::string ticket_type_id;
+  std::string name;
+  std::int64_t price = 0;
+  std::int64_t quota = 0;
+  std::int64_t used = 0;  // held + sold
+};
+
+struct EventStats {
+  std::map<std::string, std::int64_t> seats;  // available / held / sold
+  std::vector<QuotaState> quotas;
+  std::map<std::string, std::int64_t> reservations;  // by status
+  std::map<std::string, std::int64_t> tickets;       // by reservation status
+  std::int64_t revenue = 0;                          // CONFIRMED amounts
+};
+
+enum class CheckinResult { valid, already_used, invalid };
+struct Checkin {
+  CheckinResult result = CheckinResult::invalid;
+  std::optional<Ticket> ticket;
+  std::optional<Millis> first_scan_at;
+};
+
+class ReservationStore {
+ public:
+  ReservationStore(store::DatabasePtr db, ClockPtr clock, LogContext log, StoreOptions opts = {});
+
+  store::Database& db() { return *db_; }
+  const Clock& clock() const { return *clock_; }
+
+  // Called after a commit that changed seats or quotas of an event (cache invalidation, live map).
+  void set_on_change(std::function<void(const std::string& event_id)> fn) { on_change_ = std::move(fn); }
+
+  Task<std::optional<EventInfo>> find_event(const std::string& event_id, bool fresh = false);
+
+  // Holds. Throw ApiError: seat_unavailable / sold_out (409), limit_exceeded (409),
+  // unknown_seat (400), idempotency_conflict (409), not_found.
+  Task<HoldResult> hold_seats(const SeatHold& h);
+  Task<HoldResult> hold_quota(const QuotaHold& h);
+
+  Task<std::optional<Reservation>> find(const std::string& id);
+  Task<std::vector<Reservation>> list_for_user(const std::string& user_id, std::int64_t limit);
+  Task<std::vector<Reservation>> search(const std::string& event_id, const std::string& user_id,
+                                        const std::string& status, std::int64_t limit);
+
+  // Expiry: one transaction per reservation; returns how many expired.
+  Task<bool> expire(const std::string& id);
+  Task<int> expire_due(int batch = 200);
+  Task<int> expire_for_user(const std::string& user_id, const std::string& event_id);
+
+  // Cancel by owner (actor == user) or admin. Throws not_found for someone else's reservation.
+  Task<Reservation> cancel(const std::string& id, const std::string& actor, bool admin);
+
+  // Consumer handlers, inside the consumer's transaction (dedupe row in the same transaction).
+  Task<ConfirmResult> confirm(store::Tx& tx, const PaymentCompleted& p);
+  Task<void> apply_published(store::Tx& tx, const PublishedEvent& e);
+  Task<void> apply_status_changed(store::Tx& tx, const StatusChanged& s);
+  // After the consumer's transaction commits.
+  void notify_changed(const std::string& event_id);
+
+  // Reads.
+  Task<std::vector<SeatState>> seat_map(const std::string& event_id);
+  Task<std::vector<QuotaState>> quotas(const std::string& event_id);
+  Task<EventStats> stats(const std::string& event_id);
+  Task<std::vector<Ticket>> tickets_for_user(const std::string& user_id, std::int64_t limit);
+  Task<std::vector<Ticket>> tickets_for_reservation(const std::string& reservation_id);
+  Task<std::optional<Ticket>> ticket(const std::string& code);
+  Task<Checkin> check_in(const std::string& code, const std::string& staff_id);
+
+ private:
+  Task<std::optional<Reservation>> load(store::Tx& tx, const std::string& id, bool lock);
+  Task<void> load_items(store::Tx& tx, Reservation& r);
+  Task<std::optional<HoldResult>> replay(const std::string& user_id, const std::optional<std::string>& key,
+                                         const std::string& hash);
+  Task<std::vector<std::pair<std::int64_t, std::int64_t>>> take_quota(store::Tx& tx,
+                                                                      const std::string& event_id,
+                                                                      const std::string& ticket_type_id,
+                                                                      std::int64_t quantity);
+  Task<void> release(store::Tx& tx, const Reservation& r, Status from);
+  Task<bool> expire_in(store::Tx& tx, const std::string& id, Millis now, std::string& event_id);
+  Task<std::vector<Ticket>> issue_tickets(store::Tx& tx, const Reservation& r, Millis now);
+  std::int64_t stripe_count(const std::string& event_id, const std::string& ticket_type_id);
+  void remember_stripes(const std::string& event_id, const std::string& ticket_type_id, std::int64_t n);
+  void forget_event(const std::string& event_id);
+
+  store::DatabasePtr db_;
+  ClockPtr clock_;
+  LogContext log_;
+  StoreOptions opts_;
+  std::function<void(const std::string&)> on_change_;
+  std::mutex mu_;
+  std::map<std::string, std::pair<EventInfo, Millis>> events_;  // event id -> (info, fetched at)
+  std::map<std::string, std::int64_t> stripes_;                 // "event\nticket type" -> stripe count
+};
+
+Reservation reservation_from(const store::Row& row);
+Ticket ticket_from(const store::Row& row);
+
+}  // namespace tiketi::reservation

@@ -1,0 +1,84 @@
+#include "services/reservation/storage/sql.hpp"
+
+namespace tiketi::reservation::sql {
+
+std::string placeholders(std::size_t first, std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i > 0) {
+      out += ", ";
+    }
+    out += '$';
+    out += std::to_string(first + i);
+  }
+  return out;
+}
+
+std::string upsert_seats(std::size_t n) {
+  std::string out = "INSERT INTO seats (event_id, seat_id, label, ticket_type_id, price) VALUES ";
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t b = 2 + 4 * i;
+    out += i > 0 ? ", ($1, " : "($1, ";
+    out += placeholders(b, 4);
+    out += ')';
+  }
+  out +=
+      " ON CONFLICT (event_id, seat_id) DO UPDATE SET label = excluded.label,"
+      " ticket_type_id = excluded.ticket_type_id, price = excluded.price";
+  return out;
+}
+
+std::string select_seats(std::size_t n) {
+  return "SELECT seat_id, label, ticket_type_id, price FROM seats WHERE event_id = $1 AND seat_id IN (" +
+         placeholders(2, n) + ") ORDER BY seat_id";
+}
+
+std::string hold_seats(std::size_t n) {
+  return "UPDATE seats SET status = 'held', hold_id = $2, hold_expires_at = $3, reservation_id = NULL,"
+         " version = version + 1 WHERE event_id = $1 AND seat_id IN (" +
+         placeholders(5, n) +
+         ") AND (status = 'available' OR (status = 'held' AND hold_expires_at < $4))"
+         " RETURNING seat_id, label, ticket_type_id, price";
+}
+
+std::string lock_seats(std::size_t n, bool for_update) {
+  return "SELECT seat_id, status, hold_id, hold_expires_at, reservation_id FROM seats WHERE event_id = $1"
+         " AND seat_id IN (" +
+         placeholders(2, n) + ") ORDER BY seat_id" + (for_update ? " FOR UPDATE" : "");
+}
+
+std::string sell_seats(std::size_t n) {
+  return "UPDATE seats SET status = 'sold', hold_id = $2, reservation_id = $2, hold_expires_at = NULL,"
+         " version = version + 1 WHERE event_id = $1 AND seat_id IN (" +
+         placeholders(3, n) + ")";
+}
+
+std::string release_held_seats(std::size_t n) {
+  return "UPDATE seats SET status = 'available', hold_id = NULL, hold_expires_at = NULL, version = version + "
+         "1"
+         " WHERE event_id = $1 AND hold_id = $2 AND status = 'held' AND seat_id IN (" +
+         placeholders(3, n) + ")";
+}
+
+std::string release_sold_seats(std::size_t n) {
+  return "UPDATE seats SET status = 'available', hold_id = NULL, hold_expires_at = NULL, reservation_id = "
+         "NULL,"
+         " version = version + 1 WHERE event_id = $1 AND reservation_id = $2 AND status = 'sold'"
+         " AND seat_id IN (" +
+         placeholders(3, n) + ")";
+}
+
+std::string insert_items(std::size_t n) {
+  std::string out =
+      "INSERT INTO reservation_items (reservation_id, idx, seat_id, label, ticket_type_id, unit_price, "
+      "quantity,"
+      " stripe) VALUES ";
+  for (std::size_t i = 0; i < n; ++i) {
+    out += i > 0 ? ", ($1, " : "($1, ";
+    out += placeholders(2 + 7 * i, 7);
+    out += ')';
+  }
+  return out;
+}
+
+}  // namespace tiketi::reservation::sql

@@ -1,0 +1,170 @@
+#pragma once
+// Every statement of the reservation service, named. One text runs on both engines; the few
+// statements over a list of seats are generated with one placeholder per seat (IN ($5, $6, …)),
+// which both engines accept, instead of PostgreSQL's ANY(array).
+#include <cstddef>
+#include <string>
+
+namespace tiketi::reservation::sql {
+
+// "$first, $first+1, …" — n placeholders.
+std::string placeholders(std::size_t first, std::size_t n);
+
+// ---- events (inventory header) ----
+inline constexpr const char* kSelectEvent =
+    "SELECT event_id, title, status, sale_start, sale_end, performance_start, per_user_limit, hold_minutes,"
+    " waiting_room FROM events WHERE event_id = $1";
+inline constexpr const char* kUpsertEvent =
+    "INSERT INTO events (event_id, title, status, sale_start, sale_end, performance_start, per_user_limit,"
+    " hold_minutes, waiting_room, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " ON CONFLICT (event_id) DO UPDATE SET title = excluded.title, status = excluded.status,"
+    " sale_start = excluded.sale_start, sale_end = excluded.sale_end,"
+    " performance_start = excluded.performance_start, per_user_limit = excluded.per_user_limit,"
+    " hold_minutes = excluded.hold_minutes, waiting_room = excluded.waiting_room,"
+    " updated_at = excluded.updated_at";
+inline constexpr const char* kUpdateEventStatus =
+    "UPDATE events SET status = $2, sale_start = $3, sale_end = $4, updated_at = $5 WHERE event_id = $1";
+
+// ---- ticket types and quotas ----
+inline constexpr const char* kUpsertTicketType =
+    "INSERT INTO ticket_types (event_id, ticket_type_id, name, kind, price, quota) VALUES ($1, $2, $3, $4, "
+    "$5, $6)"
+    " ON CONFLICT (event_id, ticket_type_id) DO UPDATE SET name = excluded.name, kind = excluded.kind,"
+    " price = excluded.price, quota = excluded.quota";
+inline constexpr const char* kSelectTicketType =
+    "SELECT ticket_type_id, name, kind, price, quota FROM ticket_types WHERE event_id = $1 AND "
+    "ticket_type_id = $2";
+inline constexpr const char* kSelectTicketTypes =
+    "SELECT ticket_type_id, name, kind, price, quota FROM ticket_types WHERE event_id = $1 ORDER BY "
+    "ticket_type_id";
+inline constexpr const char* kSelectStripes =
+    "SELECT stripe, cap, used FROM quota_stripes WHERE event_id = $1 AND ticket_type_id = $2 ORDER BY stripe";
+inline constexpr const char* kInsertStripe =
+    "INSERT INTO quota_stripes (event_id, ticket_type_id, stripe, cap, used) VALUES ($1, $2, $3, $4, 0)"
+    " ON CONFLICT (event_id, ticket_type_id, stripe) DO NOTHING";
+inline constexpr const char* kSetStripeCap =
+    "UPDATE quota_stripes SET cap = $4 WHERE event_id = $1 AND ticket_type_id = $2 AND stripe = $3 AND used "
+    "<= $4";
+// The quota decision: succeeds only while this stripe stays within its own cap.
+inline constexpr const char* kTakeFromStripe =
+    "UPDATE quota_stripes SET used = used + $4"
+    " WHERE event_id = $1 AND ticket_type_id = $2 AND stripe = $3 AND used + $4 <= cap";
+inline constexpr const char* kReturnToStripe =
+    "UPDATE quota_stripes SET used = used - $4"
+    " WHERE event_id = $1 AND ticket_type_id = $2 AND stripe = $3 AND used >= $4";
+inline constexpr const char* kQuotaFree =
+    "SELECT COALESCE(SUM(cap - used), 0) AS free, COUNT(*) AS n FROM quota_stripes"
+    " WHERE event_id = $1 AND ticket_type_id = $2";
+
+// ---- seats ----
+// INSERT … ON CONFLICT for n seats ($1 event, then 4 per seat: seat_id, label, ticket_type_id, price).
+// Status, holds and owners of existing seats are never touched by a republish.
+std::string upsert_seats(std::size_t n);
+// $1 event, $2.. seat ids.
+std::string select_seats(std::size_t n);
+// The hold decision ($1 event, $2 hold id, $3 hold expiry, $4 now, $5.. sorted seat ids): one
+// conditional write over every requested seat; the caller compares the rows returned with n.
+std::string hold_seats(std::size_t n);
+// Seats of one reservation, locked in seat order on PostgreSQL ($1 event, $2.. seat ids).
+std::string lock_seats(std::size_t n, bool for_update);
+// $1 event, $2 reservation, $3.. seat ids.
+std::string sell_seats(std::size_t n);
+std::string release_held_seats(std::size_t n);
+std::string release_sold_seats(std::size_t n);
+inline constexpr const char* kSeatMap =
+    "SELECT seat_id, label, ticket_type_id, price, status, hold_expires_at FROM seats WHERE event_id = $1"
+    " ORDER BY seat_id";
+
+// ---- per-user ticket counter ----
+// Adds $3 tickets unless that would pass the limit $4 (the caller checks $3 <= $4 for a new row).
+inline constexpr const char* kReserveUserTickets =
+    "INSERT INTO user_limits (event_id, user_id, tickets) VALUES ($1, $2, $3)"
+    " ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = user_limits.tickets + excluded.tickets"
+    " WHERE user_limits.tickets + excluded.tickets <= $4";
+inline constexpr const char* kAddUserTickets =
+    "INSERT INTO user_limits (event_id, user_id, tickets) VALUES ($1, $2, $3)"
+    " ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = user_limits.tickets + excluded.tickets";
+inline constexpr const char* kReleaseUserTickets =
+    "UPDATE user_limits SET tickets = tickets - $3 WHERE event_id = $1 AND user_id = $2 AND tickets >= $3";
+inline constexpr const char* kUserTickets =
+    "SELECT tickets FROM user_limits WHERE event_id = $1 AND user_id = $2";
+
+// ---- reservations ----
+#define TIKETI_RESERVATION_COLUMNS                                                                      \
+  "id, user_id, event_id, status, kind, ticket_type_id, quantity, amount, expires_at, idempotency_key," \
+  " request_hash, payment_id, created_at, updated_at, confirmed_at, cancelled_at"
+inline constexpr const char* kReservationColumns = TIKETI_RESERVATION_COLUMNS;
+inline constexpr const char* kInsertReservation =
+    "INSERT INTO reservations (id, user_id, event_id, status, kind, ticket_type_id, quantity, amount, "
+    "expires_at,"
+    " idempotency_key, request_hash, created_at, updated_at)"
+    " VALUES ($1, $2, $3, 'PENDING', $4, $5, $6, $7, $8, $9, $10, $11, $11)";
+inline constexpr const char* kSelectReservation =
+    "SELECT " TIKETI_RESERVATION_COLUMNS " FROM reservations WHERE id = $1";
+inline constexpr const char* kLockReservation =
+    "SELECT " TIKETI_RESERVATION_COLUMNS " FROM reservations WHERE id = $1 FOR UPDATE";
+inline constexpr const char* kSelectByKey =
+    "SELECT " TIKETI_RESERVATION_COLUMNS " FROM reservations WHERE user_id = $1 AND idempotency_key = $2";
+inline constexpr const char* kListByUser = "SELECT " TIKETI_RESERVATION_COLUMNS
+                                           " FROM reservations WHERE user_id = $1"
+                                           " ORDER BY created_at DESC, id DESC LIMIT $2";
+inline constexpr const char* kAdminSearch =
+    "SELECT " TIKETI_RESERVATION_COLUMNS
+    " FROM reservations"
+    " WHERE ($1 = '' OR event_id = $1) AND ($2 = '' OR user_id = $2) AND ($3 = '' OR status = $3)"
+    " ORDER BY created_at DESC, id DESC LIMIT $4";
+#undef TIKETI_RESERVATION_COLUMNS
+inline constexpr const char* kSelectItems =
+    "SELECT idx, seat_id, label, ticket_type_id, unit_price, quantity, stripe FROM reservation_items"
+    " WHERE reservation_id = $1 ORDER BY idx";
+inline constexpr const char* kDeleteItems = "DELETE FROM reservation_items WHERE reservation_id = $1";
+// $1 reservation, then 7 per item: idx, seat_id, label, ticket_type_id, unit_price, quantity, stripe.
+std::string insert_items(std::size_t n);
+inline constexpr const char* kSetExpired =
+    "UPDATE reservations SET status = 'EXPIRED', updated_at = $2 WHERE id = $1 AND status = 'PENDING'";
+inline constexpr const char* kSetConfirmed =
+    "UPDATE reservations SET status = 'CONFIRMED', payment_id = $2, confirmed_at = $3, updated_at = $3"
+    " WHERE id = $1";
+inline constexpr const char* kSetCancelled =
+    "UPDATE reservations SET status = 'CANCELLED', cancelled_at = $2, updated_at = $2 WHERE id = $1";
+inline constexpr const char* kDueForExpiry =
+    "SELECT id FROM reservations WHERE status = 'PENDING' AND expires_at < $1 ORDER BY expires_at LIMIT $2";
+inline constexpr const char* kUserExpiredHolds =
+    "SELECT id FROM reservations WHERE user_id = $1 AND event_id = $2 AND status = 'PENDING' AND expires_at "
+    "< $3";
+
+// ---- tickets ----
+inline constexpr const char* kInsertTicket =
+    "INSERT INTO tickets (code, reservation_id, event_id, user_id, seat_id, ticket_type_id, label, issued_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+inline constexpr const char* kCancelTickets =
+    "UPDATE tickets SET status = 'cancelled' WHERE reservation_id = $1";
+inline constexpr const char* kTicketColumns =
+    "code, reservation_id, event_id, user_id, seat_id, ticket_type_id, label, status, issued_at, "
+    "checked_in_at";
+inline constexpr const char* kTicketsByUser =
+    "SELECT code, reservation_id, event_id, user_id, seat_id, ticket_type_id, label, status, issued_at,"
+    " checked_in_at FROM tickets WHERE user_id = $1 ORDER BY issued_at DESC, code LIMIT $2";
+inline constexpr const char* kTicketsByReservation =
+    "SELECT code, reservation_id, event_id, user_id, seat_id, ticket_type_id, label, status, issued_at,"
+    " checked_in_at FROM tickets WHERE reservation_id = $1 ORDER BY code";
+inline constexpr const char* kTicketByCode =
+    "SELECT code, reservation_id, event_id, user_id, seat_id, ticket_type_id, label, status, issued_at,"
+    " checked_in_at FROM tickets WHERE code = $1";
+// The first scan wins; every later scan sees checked_in_at set.
+inline constexpr const char* kCheckIn =
+    "UPDATE tickets SET checked_in_at = $2, checked_in_by = $3"
+    " WHERE code = $1 AND status = 'valid' AND checked_in_at IS NULL";
+
+// ---- stats ----
+inline constexpr const char* kSeatStats =
+    "SELECT CASE WHEN status = 'held' AND hold_expires_at < $2 THEN 'available' ELSE status END AS s,"
+    " COUNT(*) AS n FROM seats WHERE event_id = $1 GROUP BY 1";
+inline constexpr const char* kQuotaStats =
+    "SELECT ticket_type_id, SUM(cap) AS cap, SUM(used) AS used FROM quota_stripes WHERE event_id = $1"
+    " GROUP BY ticket_type_id ORDER BY ticket_type_id";
+inline constexpr const char* kReservationStats =
+    "SELECT status, COUNT(*) AS n, COALESCE(SUM(quantity), 0) AS tickets, COALESCE(SUM(amount), 0) AS amount"
+    " FROM reservations WHERE event_id = $1 GROUP BY status";
+
+}  // namespace tiketi::reservation::sql

@@ -1,0 +1,206 @@
+// The heart of correctness, on real databases: concurrent holds never double-book a seat, a hold
+// is all or nothing, a quota is never oversold, retries with one Idempotency-Key make one hold and
+// the per-user limit holds across parallel requests.
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+
+#include "services/reservation/tests/fixture.hpp"
+
+namespace tiketi::reservation::testing {
+namespace {
+
+class HoldRace : public Fixture {};
+
+// 1 = held, 0 = refused with `expected_code`; anything else is a test failure (rethrown).
+Task<int> try_seats(ReservationStore* store, SeatHold h, std::string expected_code) {
+  try {
+    co_await store->hold_seats(h);
+    co_return 1;
+  } catch (const ApiError& e) {
+    if (e.code() != expected_code) {
+      throw;
+    }
+    co_return 0;
+  }
+}
+
+Task<int> try_quota(ReservationStore* store, QuotaHold h, std::string expected_code) {
+  try {
+    co_await store->hold_quota(h);
+    co_return 1;
+  } catch (const ApiError& e) {
+    if (e.code() != expected_code) {
+      throw;
+    }
+    co_return 0;
+  }
+}
+
+Task<std::string> hold_id(ReservationStore* store, SeatHold h) {
+  co_return (co_await store->hold_seats(h)).reservation.id;
+}
+
+TEST_P(HoldRace, ThousandClientsOnHundredSeatsNeverDoubleBook) {
+  publish(make_event("ev1", 100));
+  std::mt19937 rng(42);
+  std::vector<Task<int>> tasks;
+  std::size_t requested_total = 0;
+  for (int c = 0; c < 1000; ++c) {
+    const int n = 1 + static_cast<int>(rng() % 4);
+    std::set<std::string> picked;
+    while (static_cast<int>(picked.size()) < n) {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "S-%04d", static_cast<int>(rng() % 100));
+      picked.insert(buf);
+    }
+    requested_total += picked.size();
+    SeatHold h{"user-" + std::to_string(c), "ev1", {picked.begin(), picked.end()}, std::nullopt};
+    tasks.push_back(try_seats(&store(), std::move(h), "seat_unavailable"));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto futures = loop_.spawn_all(std::move(tasks));
+  int ok = 0;
+  for (auto& f : futures) {
+    ok += f.get();  // rethrows any unexpected error
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("[ race ] %d of 1000 holds succeeded in %.3f s (%.0f attempts/s)\n", ok, secs, 1000 / secs);
+  EXPECT_GT(ok, 0);
+
+  // Verify from the database. Every reservation row is a successful hold…
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM reservations"), ok);
+  // … no seat is in two reservations …
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM (SELECT seat_id FROM reservation_items GROUP BY seat_id "
+                   "HAVING COUNT(*) > 1) d"),
+            0);
+  // … every seat of every reservation is held by exactly that reservation (all of it, not part) …
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM reservation_items i JOIN seats s ON s.event_id = 'ev1' AND "
+                   "s.seat_id = i.seat_id WHERE s.status <> 'held' OR s.hold_id <> i.reservation_id"),
+            0);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM reservations r WHERE quantity <> (SELECT COUNT(*) FROM "
+                   "reservation_items i WHERE i.reservation_id = r.id)"),
+            0);
+  // … and no held seat belongs to nobody.
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM seats WHERE status = 'held'"),
+            scalar("SELECT COALESCE(SUM(quantity), 0) FROM reservations"));
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM seats s WHERE status = 'held' AND NOT EXISTS (SELECT 1 FROM "
+                   "reservations r WHERE r.id = s.hold_id)"),
+            0);
+}
+
+TEST_P(HoldRace, QuotaOfFiveHundredWithFiveThousandBuyersSellsExactlyFiveHundred) {
+  publish(make_event("ga1", 0, 500));
+  std::vector<Task<int>> tasks;
+  for (int c = 0; c < 5000; ++c) {
+    tasks.push_back(try_quota(&store(), QuotaHold{"buyer-" + std::to_string(c), "ga1", "ga", 1, std::nullopt},
+                              "sold_out"));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto futures = loop_.spawn_all(std::move(tasks));
+  int ok = 0;
+  for (auto& f : futures) {
+    ok += f.get();
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("[ race ] quota: %d sold of 5000 buyers in %.3f s (%.0f attempts/s)\n", ok, secs, 5000 / secs);
+  EXPECT_EQ(ok, 500);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM reservations"), 500);
+  EXPECT_EQ(scalar("SELECT SUM(used) FROM quota_stripes WHERE event_id = 'ga1'"), 500);
+  EXPECT_EQ(scalar("SELECT SUM(cap) FROM quota_stripes WHERE event_id = 'ga1'"), 500);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM quota_stripes WHERE used > cap OR used < 0"), 0);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM quota_stripes WHERE event_id = 'ga1'"), 16);
+}
+
+TEST_P(HoldRace, MultiTicketQuotaNearSellOutTakesFromSeveralStripesWithoutOverselling) {
+  publish(make_event("ga2", 0, 50, 4));
+  std::vector<Task<int>> tasks;
+  for (int c = 0; c < 200; ++c) {
+    tasks.push_back(try_quota(
+        &store(), QuotaHold{"b-" + std::to_string(c), "ga2", "ga", 1 + c % 4, std::nullopt}, "sold_out"));
+  }
+  auto futures = loop_.spawn_all(std::move(tasks));
+  for (auto& f : futures) {
+    f.get();
+  }
+  const auto sold = scalar("SELECT COALESCE(SUM(quantity), 0) FROM reservations");
+  EXPECT_LE(sold, 50);
+  EXPECT_GE(sold, 47);  // what is left is smaller than any refused request could have used
+  EXPECT_EQ(scalar("SELECT SUM(used) FROM quota_stripes WHERE event_id = 'ga2'"), sold);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM reservations r WHERE quantity <> (SELECT SUM(quantity) FROM "
+                   "reservation_items i WHERE i.reservation_id = r.id)"),
+            0);
+}
+
+TEST_P(HoldRace, IdempotentRetriesMakeOneHold) {
+  publish(make_event("ev2", 10));
+  std::vector<Task<std::string>> tasks;
+  for (int i = 0; i < 20; ++i) {
+    tasks.push_back(hold_id(&store(), SeatHold{"alice", "ev2", {"S-0001", "S-0002"}, "key-1"}));
+  }
+  auto futures = loop_.spawn_all(std::move(tasks));
+  std::set<std::string> ids;
+  for (auto& f : futures) {
+    ids.insert(f.get());
+  }
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM reservations"), 1);
+  EXPECT_EQ(scalar("SELECT tickets FROM user_limits WHERE user_id = 'alice'"), 2);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM seats WHERE hold_id = '" + *ids.begin() + "'"), 2);
+  // A later retry gets the same answer; another request under the same key is a conflict.
+  auto again = loop_.run(store().hold_seats(SeatHold{"alice", "ev2", {"S-0001", "S-0002"}, "key-1"}));
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(again.reservation.id, *ids.begin());
+  try {
+    loop_.run(store().hold_seats(SeatHold{"alice", "ev2", {"S-0003"}, "key-1"}));
+    ADD_FAILURE() << "expected idempotency_conflict";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code(), "idempotency_conflict");
+  }
+  // The same key from another user is another request.
+  auto bob = loop_.run(store().hold_seats(SeatHold{"bob", "ev2", {"S-0003"}, "key-1"}));
+  EXPECT_FALSE(bob.replayed);
+}
+
+TEST_P(HoldRace, PerUserLimitHoldsAcrossParallelRequests) {
+  publish(make_event("ev3", 40, 100, 4));
+  std::vector<Task<int>> tasks;
+  for (int i = 0; i < 12; ++i) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "S-%04d", i);
+    tasks.push_back(try_seats(&store(), SeatHold{"carol", "ev3", {buf}, std::nullopt}, "limit_exceeded"));
+  }
+  // The limit spans seats and general admission of the same event.
+  for (int i = 0; i < 4; ++i) {
+    tasks.push_back(try_quota(&store(), QuotaHold{"carol", "ev3", "ga", 2, std::nullopt}, "limit_exceeded"));
+  }
+  auto futures = loop_.spawn_all(std::move(tasks));
+  for (auto& f : futures) {
+    f.get();
+  }
+  EXPECT_EQ(scalar("SELECT SUM(quantity) FROM reservations WHERE user_id = 'carol'"), 4);
+  EXPECT_EQ(scalar("SELECT tickets FROM user_limits WHERE user_id = 'carol'"), 4);
+  // Another user is unaffected.
+  EXPECT_NO_THROW(loop_.run(store().hold_seats(SeatHold{"dave", "ev3", {"S-0039"}, std::nullopt})));
+}
+
+TEST_P(HoldRace, AllOrNothingWhenOneSeatIsTaken) {
+  publish(make_event("ev4", 10));
+  loop_.run(store().hold_seats(SeatHold{"erin", "ev4", {"S-0005"}, std::nullopt}));
+  try {
+    loop_.run(store().hold_seats(SeatHold{"fred", "ev4", {"S-0004", "S-0005", "S-0006"}, std::nullopt}));
+    ADD_FAILURE() << "expected seat_unavailable";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code(), "seat_unavailable");
+  }
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM seats WHERE status = 'held'"), 1);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM reservations WHERE user_id = 'fred'"), 0);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM user_limits WHERE user_id = 'fred' AND tickets > 0"), 0);
+}
+
+TIKETI_RESERVATION_ENGINES(HoldRace);
+
+}  // namespace
+}  // namespace tiketi::reservation::testing
