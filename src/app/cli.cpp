@@ -155,6 +155,12 @@ int run_cli(int argc, char** argv) {
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
+  Flags seed_flags;
+  bool seed_demo_flag = false;
+  auto* seed_cmd = app.add_subcommand("seed", "Add data to an installation");
+  seed_cmd->add_flag("--demo", seed_demo_flag, "the demo catalogue: venue with 2,000 seats, events, news")->required();
+  add_settings(seed_cmd, seed_flags, false);
+
   Flags admin_flags;
   std::string admin_email;
   std::string admin_name = "Administrator";
@@ -184,6 +190,9 @@ int run_cli(int argc, char** argv) {
     }
     if (*migrate_cmd) {
       return migrate(resolve_flags(migrate_flags));
+    }
+    if (*seed_cmd) {
+      return seed_demo(resolve_flags(seed_flags));
     }
     if (*admin_create_cmd) {
       auto cfg = resolve_flags(admin_flags);

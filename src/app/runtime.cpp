@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -25,6 +26,7 @@
 #include "core/metrics.hpp"
 #include "net/server.hpp"
 #include "services/auth/service.hpp"
+#include "services/event/service.hpp"
 #include "services/common/auth_verify.hpp"
 
 namespace tiketi::app {
@@ -419,30 +421,47 @@ int migrate(const Config& config) {
   }
 }
 
+namespace {
+
+// Runs fn against one service's migrated database on a private io_context (CLI subcommands).
+template <class T>
+T with_service_db(const Config& config, Service& svc, std::function<Task<T>(store::Database&)> fn) {
+  asio::io_context ioc;
+  auto done = asio::co_spawn(
+      ioc,
+      [&]() -> Task<T> {
+        store::OpenOptions o;
+        o.url = database_url(config);
+        o.schema = svc.name();
+        o.pool_size = 1;
+        auto db = co_await store::open(ioc.get_executor(), o);
+        co_await store::migrate(*db, svc.migrations());
+        auto result = co_await fn(*db);
+        db->close();
+        co_return result;
+      },
+      asio::use_future);
+  ioc.run();
+  return done.get();
+}
+
+int report_failure(const LogContext& plog, std::string_view what, const std::exception& e) {
+  log::error(plog, what, {lf("error", e.what())});
+  log::flush();
+  return 1;
+}
+
+}  // namespace
+
 int admin_create(const Config& config, const std::string& email, const std::string& name,
                  const std::string& password) {
   apply_log_level(config);
   LogContext plog{"auth", {}, {}, {}};
-  auto auth = make_auth_service();
-  asio::io_context ioc;
+  auto svc = make_auth_service();
   SystemClock clock;
-  auto done = asio::co_spawn(
-      ioc,
-      [&]() -> Task<auth::AdminCreateResult> {
-        store::OpenOptions o;
-        o.url = database_url(config);
-        o.schema = "auth";
-        o.pool_size = 1;
-        auto db = co_await store::open(ioc.get_executor(), o);
-        co_await store::migrate(*db, auth->migrations());
-        auto r = co_await auth::create_admin(*db, clock, email, password, name);
-        db->close();
-        co_return r;
-      },
-      asio::use_future);
-  ioc.run();
   try {
-    auto r = done.get();
+    auto r = with_service_db<auth::AdminCreateResult>(
+        config, *svc, [&](store::Database& db) { return auth::create_admin(db, clock, email, password, name); });
     log::info(plog, r == auth::AdminCreateResult::created ? "admin created" : "existing account promoted to admin",
               {lf("email", email)});
     log::flush();
@@ -452,9 +471,27 @@ int admin_create(const Config& config, const std::string& email, const std::stri
     std::fprintf(stderr, "tiketi: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {
-    log::error(plog, "admin create failed", {lf("error", e.what())});
+    return report_failure(plog, "admin create failed", e);
+  }
+}
+
+int seed_demo(const Config& config) {
+  apply_log_level(config);
+  LogContext plog{"event", {}, {}, {}};
+  auto svc = make_event_service();
+  SystemClock clock;
+  try {
+    auto r = with_service_db<event::SeedResult>(config, *svc,
+                                                [&](store::Database& db) { return event::seed_demo(db, clock); });
+    log::info(plog, r.created ? "demo data created" : "demo data already present", {lf("events", r.events)});
     log::flush();
-    return 1;
+    // No built-in admin password exists: the operator creates one.
+    std::fprintf(stderr,
+                 "Demo data is ready. Sign up as a fan in the web UI, and create an admin account with:\n"
+                 "  tiketi admin create --email you@example.com   (asks for a password)\n");
+    return 0;
+  } catch (const std::exception& e) {
+    return report_failure(plog, "seed failed", e);
   }
 }
 

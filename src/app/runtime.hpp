@@ -13,5 +13,7 @@ int migrate(const Config& config);
 // `tiketi admin create`: migrates the auth schema, then creates (or promotes) an admin account.
 int admin_create(const Config& config, const std::string& email, const std::string& name,
                  const std::string& password);
+// `tiketi seed --demo`: migrates the event schema and adds the demo catalogue (idempotent).
+int seed_demo(const Config& config);
 
 }  // namespace tiketi::app

@@ -4,6 +4,8 @@
 #include "app/service.hpp"
 #include "coord/outbox.hpp"
 #include "services/auth/service.hpp"
+#include "services/event/service.hpp"
+#include "services/reservation/service.hpp"
 
 namespace tiketi::app {
 namespace {
@@ -41,9 +43,9 @@ constexpr char kNotification[] = "notification";
 const std::vector<std::pair<std::string, ServiceFactory>>& service_catalog() {
   static const std::vector<std::pair<std::string, ServiceFactory>> catalog{
       {kAuth, make_auth_service},
-      {kEvent, pending<kEvent>},
+      {kEvent, make_event_service},
       {kQueue, pending<kQueue>},
-      {kReservation, pending<kReservation>},
+      {kReservation, make_reservation_service},
       {kPayment, pending<kPayment>},
       {kNotification, pending<kNotification>},
   };
