@@ -1,0 +1,267 @@
+#include "services/payment/service.hpp"
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "coord/outbox.hpp"
+#include "core/error.hpp"
+#include "services/payment/flow.hpp"
+#include "services/payment/gateway/simulator.hpp"
+#include "services/payment/gateway/toss_gateway.hpp"
+#include "services/payment/handlers/handlers.hpp"
+#include "services/payment/schema/migrations.hpp"
+#include "services/payment/state.hpp"
+
+namespace tiketi::payment {
+namespace {
+
+namespace asio = boost::asio;
+
+std::int64_t int_setting(const Config& c, const std::string& key, std::int64_t def, std::int64_t lo,
+                         std::int64_t hi) {
+  auto v = c.get(key);
+  if (!v) {
+    return def;
+  }
+  try {
+    std::size_t used = 0;
+    const long long n = std::stoll(*v, &used);
+    if (used != v->size() || n < lo || n > hi) {
+      throw std::invalid_argument("range");
+    }
+    return n;
+  } catch (const std::exception&) {
+    throw std::invalid_argument("setting " + key + ": must be an integer from " + std::to_string(lo) +
+                                " to " + std::to_string(hi));
+  }
+}
+
+}  // namespace
+
+Settings load_settings(const Config& config) {
+  Settings s;
+  s.gateway_url = config.get("payment.gateway_url");
+  if (auto k = config.get("payment.gateway_secret")) {
+    s.gateway_secret = *k;
+  }
+  s.checkout_base_url = config.get("payment.checkout_url");
+  s.gateway_timeout_ms = int_setting(config, "payment.gateway_timeout_ms", 10'000, 50, 120'000);
+  s.reconcile_interval_ms = int_setting(config, "payment.reconcile_interval_ms", 1'000, 10, 600'000);
+  s.created_ttl_ms = int_setting(config, "payment.created_ttl_ms", 15 * 60'000, 1'000, 7 * 86'400'000LL);
+  s.max_charge = int_setting(config, "payment.max_point_charge", 1'000'000, 1, kMaxAmount);
+  if (auto u = config.get("payment.success_url")) {
+    s.success_url = *u;
+  }
+  if (auto u = config.get("payment.fail_url")) {
+    s.fail_url = *u;
+  }
+  s.internal_token = config.get("reservation.internal_token");
+  s.background = config.get("payment.background").value_or("on") != "off";
+  return s;
+}
+
+metrics::Counter& Metrics::payments(std::string_view result, std::string_view method) const {
+  return registry->counter("payments_total", "Payments by result and method",
+                           {{"result", std::string(result)}, {"method", std::string(method)}});
+}
+
+metrics::Counter& Metrics::refunds(std::string_view result) const {
+  return registry->counter("payment_refunds_total", "Refunds by result", {{"result", std::string(result)}});
+}
+
+namespace {
+
+class PaymentService final : public app::Service {
+ public:
+  std::string name() const override { return "payment"; }
+  std::vector<store::Migration> migrations() const override { return payment::migrations(); }
+
+  void routes(net::Router& r) override {
+    using namespace handlers;
+    add(r, "POST", "/api/v1/payments", &payments_post);
+    add(r, "POST", "/api/v1/payments/{id}/confirm", &payment_confirm);
+    add(r, "GET", "/api/v1/payments/{id}", &payment_get);
+    add(r, "GET", "/api/v1/points", &points_get);
+    add(r, "POST", "/api/v1/points/charge", &points_charge);
+    add(r, "GET", "/api/v1/points/history", &points_history);
+    add(r, "GET", "/api/v1/admin/payments", &admin_payments);
+    add(r, "GET", "/api/v1/admin/payments/revenue", &admin_revenue);
+    add(r, "POST", "/api/v1/admin/payments/{id}/refund", &admin_refund);
+  }
+
+  Task<void> start(app::ServiceContext& ctx) override {
+    auto s = std::make_shared<State>();
+    s->ctx = ctx;
+    if (!s->ctx.clock) {
+      s->ctx.clock = std::make_shared<SystemClock>();
+    }
+    static const Config kDefaults{};
+    const Config& config = ctx.config != nullptr ? *ctx.config : kDefaults;
+    s->settings = load_settings(config);
+    s->authenticator = common::Authenticator::from_config(config, s->ctx.clock);
+    s->store = std::make_unique<PaymentStore>(ctx.db, s->ctx.clock);
+    s->metrics.registry = ctx.metrics != nullptr ? ctx.metrics : &metrics::global();
+    s->metrics.unknown = &s->metrics.registry->counter("payment_unknown_outcomes_total",
+                                                       "Gateway calls whose outcome was unknown");
+
+    TossOptions to;
+    to.secret_key = s->settings.gateway_secret;
+    to.timeout_ms = s->settings.gateway_timeout_ms;
+    if (s->settings.gateway_url) {
+      to.base_url = *s->settings.gateway_url;
+      to.test_mode = s->settings.gateway_secret.rfind("test_", 0) == 0;
+    } else {
+      // Embedded default: the built-in simulator, clearly test mode.
+      PgSimOptions so;
+      so.listen = config.get("payment.sim_listen").value_or("127.0.0.1:0");
+      so.secret_key = s->settings.gateway_secret;
+      s->simulator = std::make_shared<PgSimulator>(so);
+      s->simulator->start();
+      to.base_url = s->simulator->base_url();
+      to.test_mode = true;
+      log::info(ctx.log, "payment gateway: built-in simulator (TEST MODE)", {lf("url", to.base_url)});
+    }
+    to.checkout_base_url = s->settings.checkout_base_url.value_or(to.base_url);
+    auto transport = make_http_transport(to.base_url, s->ctx.clock, ctx.executor, to.max_idle_connections);
+    s->gateway = make_toss_gateway(to, transport, s->metrics.registry);
+
+    if (ctx.coord) {
+      relay_ = std::make_shared<coord::OutboxRelay>(ctx.db, ctx.coord, s->ctx.clock, ctx.log);
+      auto relay = relay_;
+      s->notify_relay = [relay] { relay->notify(); };
+      const std::string instance = ctx.instance_id.empty() ? "payment" : ctx.instance_id;
+      consumer_ = std::make_shared<coord::Consumer>(ctx.db, ctx.coord, "payment", instance, ctx.log);
+      State* raw = s.get();
+      consumer_->on("reservation.cancelled", [raw](store::Tx& tx, const coord::Event& ev) -> Task<void> {
+        co_await on_reservation_cancelled(*raw, tx, ev.id, ev.payload);
+      });
+      consumer_->on("reservation.confirmation_failed",
+                    [raw](store::Tx& tx, const coord::Event& ev) -> Task<void> {
+                      co_await on_confirmation_failed(*raw, tx, ev.id, ev.payload);
+                    });
+      if (s->settings.background) {
+        asio::co_spawn(ctx.executor, relay_->run(), [keep = relay_, s](std::exception_ptr) {});
+        asio::co_spawn(ctx.executor, consumer_->run(), [keep = consumer_, s](std::exception_ptr) {});
+      }
+    }
+    if (s->settings.background) {
+      timer_ = std::make_shared<asio::steady_timer>(ctx.executor);
+      asio::co_spawn(ctx.executor, reconciler(s, timer_, stopping_), [s](std::exception_ptr) {});
+    }
+    state_ = std::move(s);
+    co_return;
+  }
+
+  Task<void> stop() override {
+    stopping_->store(true);
+    if (timer_) {
+      timer_->cancel();
+    }
+    if (consumer_) {
+      consumer_->stop();
+    }
+    if (relay_) {
+      relay_->stop();
+    }
+    if (state_ && state_->simulator) {
+      state_->simulator->shutdown();
+    }
+    co_return;
+  }
+
+  std::vector<app::HealthCheck> health_checks() override {
+    return {{"db", [this]() -> Task<bool> {
+               if (!state_ || !state_->ctx.db) {
+                 co_return false;
+               }
+               co_return co_await state_->ctx.db->ping();
+             }}};
+  }
+
+  State* state() { return state_.get(); }
+  coord::Consumer* consumer() { return consumer_.get(); }
+  coord::OutboxRelay* relay() { return relay_.get(); }
+
+ private:
+  // Anything left UNKNOWN, stale, abandoned or waiting for a refund is retried on every tick.
+  static Task<void> reconciler(std::shared_ptr<State> s, std::shared_ptr<asio::steady_timer> timer,
+                               std::shared_ptr<std::atomic<bool>> stopping) {
+    while (!stopping->load()) {
+      timer->expires_after(std::chrono::milliseconds(s->settings.reconcile_interval_ms));
+      try {
+        co_await timer->async_wait(asio::use_awaitable);
+      } catch (const std::exception&) {
+        // cancelled by stop()
+      }
+      if (stopping->load()) {
+        break;
+      }
+      try {
+        co_await reconcile_pass(*s);
+      } catch (const std::exception& e) {
+        log::warn(s->ctx.log, "reconciler pass failed", {lf("error", e.what())});
+      }
+    }
+  }
+
+  void add(net::Router& r, std::string method, std::string path, handlers::Fn fn) {
+    r.add(
+        std::move(method), std::move(path),
+        [this, fn](net::Request& req) -> Task<net::Response> {
+          State* s = state_.get();
+          if (s == nullptr) {
+            throw errors::unavailable("The payment service is starting.", 1);
+          }
+          // Verify the bearer token here too, so these routes work whether or not the process
+          // installed the shared middleware (skipped when a principal is already set).
+          common::authenticate_request(*s->authenticator, req);
+          co_return co_await fn(*s, req);
+        },
+        net::RouteOptions{.service = "payment"});
+  }
+
+  std::shared_ptr<State> state_;
+  std::shared_ptr<coord::Consumer> consumer_;
+  std::shared_ptr<coord::OutboxRelay> relay_;
+  std::shared_ptr<asio::steady_timer> timer_;
+  std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+}  // namespace
+
+State* state_of(app::Service& service) {
+  auto* s = dynamic_cast<PaymentService*>(&service);
+  return s != nullptr ? s->state() : nullptr;
+}
+
+Task<int> reconcile_once(app::Service& service) {
+  State* s = state_of(service);
+  if (s == nullptr) {
+    co_return 0;
+  }
+  co_return co_await reconcile_pass(*s);
+}
+
+Task<int> consume_once(app::Service& service) {
+  auto* s = dynamic_cast<PaymentService*>(&service);
+  if (s == nullptr || s->consumer() == nullptr) {
+    co_return 0;
+  }
+  co_return co_await s->consumer()->poll_once();
+}
+
+Task<int> relay_once(app::Service& service) {
+  auto* s = dynamic_cast<PaymentService*>(&service);
+  if (s == nullptr || s->relay() == nullptr) {
+    co_return 0;
+  }
+  co_return co_await s->relay()->publish_pending();
+}
+
+}  // namespace tiketi::payment
+
+namespace tiketi::app {
+ServicePtr make_payment_service() { return std::make_unique<payment::PaymentService>(); }
+}  // namespace tiketi::app

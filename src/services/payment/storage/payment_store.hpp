@@ -1,0 +1,90 @@
+#pragma once
+// Storage of payments, refunds and the points ledger. Methods taking a Tx run inside the caller's
+// transaction (so a balance change, its history row, the payment row and the outbox event commit
+// together); the others run on their own.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "services/payment/domain/model.hpp"
+#include "store/database.hpp"
+
+namespace tiketi::payment {
+
+struct HistoryCursor {
+  Millis created_at = 0;
+  std::string id;
+};
+
+struct PaymentFilter {
+  std::optional<std::string> status;
+  std::optional<std::string> user_id;
+  std::optional<std::string> reservation_id;
+  std::optional<std::string> order_id;
+  std::int64_t limit = 50;
+};
+
+struct RevenueDay {
+  std::int64_t day = 0;  // days since the epoch (UTC)
+  std::int64_t payments = 0;
+  std::int64_t card = 0;
+  std::int64_t points = 0;
+};
+
+class PaymentStore {
+ public:
+  PaymentStore(store::DatabasePtr db, ClockPtr clock);
+  store::Database& db() { return *db_; }
+  const Clock& clock() const { return *clock_; }
+
+  // Points. spend throws ApiError 409 insufficient_points when the balance is short (the caller's
+  // transaction then rolls back). Both write the history row and return the new balance.
+  Task<std::int64_t> spend_points(store::Tx& tx, const std::string& user_id, std::int64_t amount,
+                                  const std::string& reference);
+  Task<std::int64_t> credit_points(store::Tx& tx, const std::string& user_id, std::int64_t amount,
+                                   PointKind kind, const std::string& reference);
+  Task<std::int64_t> balance(const std::string& user_id);
+  Task<std::vector<PointEntry>> history(const std::string& user_id, std::int64_t limit,
+                                        std::optional<HistoryCursor> before);
+
+  // Payments.
+  Task<void> insert(store::Tx& tx, const Payment& p);
+  Task<std::optional<Payment>> find(const std::string& id);
+  Task<std::optional<Payment>> find(store::Tx& tx, const std::string& id);
+  Task<std::optional<Payment>> find_by_idempotency(const std::string& user_id, const std::string& key);
+  Task<std::vector<Payment>> find_by_reservation(store::Tx& tx, const std::string& reservation_id);
+  // CREATED -> PENDING_GATEWAY with the key; false when not CREATED. A key already used by another
+  // payment throws DbError(unique_violation).
+  Task<bool> start_gateway(const std::string& id, const std::string& payment_key);
+  Task<bool> mark_unknown(const std::string& id, const std::string& reason);
+  Task<void> touch(const std::string& id, Status status);
+  Task<bool> mark_confirmed(store::Tx& tx, const std::string& id);
+  Task<bool> mark_failed(store::Tx& tx, const std::string& id, const std::string& reason);
+  Task<bool> mark_refund_outcome(store::Tx& tx, const std::string& id, Status status,
+                                 std::optional<std::string> reason);
+  Task<std::vector<Payment>> needs_reconcile(Millis unknown_before, Millis pending_before,
+                                             std::int64_t limit);
+  Task<std::vector<Payment>> abandoned(Millis now, std::int64_t limit);
+  Task<std::vector<Payment>> search(const PaymentFilter& f);
+
+  // Refunds.
+  Task<bool> insert_refund(store::Tx& tx, const Refund& r);  // false when the payment has one already
+  Task<std::optional<Refund>> find_refund(const std::string& payment_id);
+  Task<std::vector<Refund>> pending_refunds(Millis updated_before, std::int64_t limit);
+  Task<bool> finish_refund(store::Tx& tx, const std::string& id, RefundStatus status,
+                           std::optional<std::string> reason);
+  Task<void> touch_refund(const std::string& id);
+
+  Task<std::vector<RevenueDay>> revenue(Millis from, Millis to);
+
+  static Payment payment_from(const store::Row& row);
+  static Refund refund_from(const store::Row& row);
+
+ private:
+  store::DatabasePtr db_;
+  ClockPtr clock_;
+};
+
+}  // namespace tiketi::payment
