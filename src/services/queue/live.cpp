@@ -1,0 +1,370 @@
+#include "services/queue/live.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <unordered_map>
+
+#include "core/error.hpp"
+#include "net/hub.hpp"
+#include "services/queue/admission.hpp"
+#include "services/queue/handlers/handlers.hpp"
+
+namespace tiketi::queue {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using Message = net::WebSocket::Message;
+
+namespace {
+
+constexpr std::size_t kSseQueueLimit = 32;    // a slow SSE reader loses old ticks, never grows memory
+constexpr Millis kMinHeartbeatGapMs = 5'000;  // heartbeats faster than this are not sent to Redis
+constexpr int kMaxBadFrames = 20;             // then the socket is closed (policy violation)
+constexpr auto kSseHeartbeat = std::chrono::seconds(20);
+
+Message text(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+std::string error_json(std::string_view code, std::string_view message) {
+  return json{{"type", "error"}, {"code", code}, {"message", message}}.dump();
+}
+
+// An SSE client: messages queue here and the stream coroutine is woken through its timer.
+struct SseListener : std::enable_shared_from_this<SseListener> {
+  std::mutex mutex;
+  std::deque<Message> queue;
+  asio::steady_timer timer;
+  explicit SseListener(Executor ex) : timer(std::move(ex)) {}
+
+  void push(Message m) {
+    {
+      std::lock_guard lock(mutex);
+      if (queue.size() >= kSseQueueLimit) {
+        queue.pop_front();
+      }
+      queue.push_back(std::move(m));
+    }
+    // The cancel runs on the stream's own executor, between its steps: no lost wake-up.
+    asio::post(timer.get_executor(), [self = shared_from_this()] { self->timer.cancel(); });
+  }
+};
+
+}  // namespace
+
+struct Live::Impl : std::enable_shared_from_this<Live::Impl> {
+  struct Room {
+    std::string event;
+    std::string topic;
+    coord::SubscriptionPtr subscription;
+    std::mutex mutex;
+    std::unordered_multimap<std::string, std::weak_ptr<net::WebSocket>> sockets;  // user -> socket
+    std::unordered_multimap<std::string, std::weak_ptr<SseListener>> streams;     // user -> SSE
+  };
+
+  explicit Impl(State& s) : state(s) {}
+
+  State& state;
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<Room>> rooms;
+  bool stopped = false;
+
+  // The room of an event, subscribing to its channel the first time.
+  Task<std::shared_ptr<Room>> room(std::string event) {
+    std::shared_ptr<Room> r;
+    {
+      std::lock_guard lock(mutex);
+      auto& slot = rooms[event];
+      if (slot) {
+        co_return slot;
+      }
+      slot = std::make_shared<Room>();
+      slot->event = event;
+      slot->topic = channel_for(event);
+      r = slot;
+    }
+    std::weak_ptr<Impl> weak = shared_from_this();
+    // Named, not a temporary in the co_await operand: g++ 12 may destroy such a temporary twice.
+    std::function<void(const std::string&)> on_message = [weak, event](const std::string& m) {
+      if (auto self = weak.lock()) {
+        self->on_tick(event, m);
+      }
+    };
+    std::string channel = channel_for(event);
+    auto sub = co_await state.ctx.coord->subscribe(std::move(channel), std::move(on_message));
+    std::lock_guard lock(r->mutex);
+    r->subscription = std::move(sub);
+    co_return r;
+  }
+
+  std::shared_ptr<Room> find_room(const std::string& event) {
+    std::lock_guard lock(mutex);
+    auto it = rooms.find(event);
+    return it == rooms.end() ? nullptr : it->second;
+  }
+
+  void on_tick(const std::string& event, const std::string& message) {
+    auto r = find_room(event);
+    if (!r) {
+      return;
+    }
+    auto j = json::parse(message, nullptr, false);
+    if (!j.is_object() || j.value("type", "") != "tick") {
+      return;
+    }
+    const Millis now = state.ctx.clock->now_ms();
+    const Millis ts = j.value("ts", Millis{0});
+    if (ts > 0 && state.metrics.broadcast_lag != nullptr) {
+      state.metrics.broadcast_lag->observe(static_cast<double>(std::max<Millis>(0, now - ts)) / 1000.0);
+    }
+    // One shared buffer for every local socket: the tick without the admitted list.
+    json shared = j;
+    shared.erase("admitted");
+    shared.erase("exp");
+    auto broadcast = text(shared.dump());
+    if (state.ctx.hub != nullptr) {
+      state.ctx.hub->publish(r->topic, broadcast);
+    }
+    std::vector<std::pair<std::string, std::vector<std::shared_ptr<net::WebSocket>>>> admitted_ws;
+    std::vector<std::pair<std::string, std::vector<std::shared_ptr<SseListener>>>> admitted_sse;
+    std::vector<std::shared_ptr<SseListener>> all_sse;
+    {
+      std::lock_guard lock(r->mutex);
+      for (auto& [user, weak] : r->streams) {
+        if (auto l = weak.lock()) {
+          all_sse.push_back(std::move(l));
+        }
+      }
+      if (auto it = j.find("admitted"); it != j.end() && it->is_array()) {
+        for (const auto& pair : *it) {
+          if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string()) {
+            continue;
+          }
+          const auto user = pair[0].get<std::string>();
+          std::vector<std::shared_ptr<net::WebSocket>> socks;
+          for (auto [b, e] = r->sockets.equal_range(user); b != e; ++b) {
+            if (auto ws = b->second.lock()) {
+              socks.push_back(std::move(ws));
+            }
+          }
+          if (!socks.empty()) {
+            admitted_ws.emplace_back(user, std::move(socks));
+          }
+          std::vector<std::shared_ptr<SseListener>> ls;
+          for (auto [b, e] = r->streams.equal_range(user); b != e; ++b) {
+            if (auto l = b->second.lock()) {
+              ls.push_back(std::move(l));
+            }
+          }
+          if (!ls.empty()) {
+            admitted_sse.emplace_back(user, std::move(ls));
+          }
+        }
+      }
+    }
+    for (auto& l : all_sse) {
+      l->push(broadcast);
+    }
+    if (admitted_ws.empty() && admitted_sse.empty()) {
+      return;
+    }
+    // Personal messages only for the users this tick admitted who are connected here.
+    auto qs = QueueSettings{};
+    qs.event_id = event;
+    Standing st;
+    st.place = Place::admitted;
+    st.session_expires_at = j.value("exp", now + qs.session_ms);
+    for (auto& [user, socks] : admitted_ws) {
+      auto body = handlers::standing_json(state, qs, user, st, now);
+      body["type"] = "admitted";
+      auto m = text(body.dump());
+      for (auto& ws : socks) {
+        ws->send(m);
+      }
+    }
+    for (auto& [user, ls] : admitted_sse) {
+      auto body = handlers::standing_json(state, qs, user, st, now);
+      body["type"] = "admitted";
+      auto m = text(body.dump());
+      for (auto& l : ls) {
+        l->push(m);
+      }
+    }
+  }
+
+  // The exact standing as a message; also a heartbeat for a waiting user.
+  Task<std::string> status_message(std::string event, std::string user) {
+    const Millis now = state.ctx.clock->now_ms();
+    auto qs = co_await state.line->settings(event);
+    if (!qs) {
+      co_return error_json("not_found", "Event not found.");
+    }
+    auto st = co_await state.line->status(event, user, now);
+    json body;
+    if (st.place == Place::absent) {
+      body = qs->closed(now) ? handlers::closed_json(event) : json{{"eventId", event}, {"state", "none"}};
+    } else {
+      body = handlers::standing_json(state, *qs, user, st, now);
+    }
+    body["type"] = st.place == Place::admitted ? "admitted" : "status";
+    co_return body.dump();
+  }
+};
+
+Live::Live(State& state) : impl_(std::make_shared<Impl>(state)) {}
+Live::~Live() { stop(); }
+
+void Live::stop() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->stopped = true;
+  for (auto& [event, r] : impl_->rooms) {
+    std::lock_guard rl(r->mutex);
+    r->subscription.reset();
+  }
+}
+
+void Live::on_tick_message(const std::string& event, const std::string& message) {
+  impl_->on_tick(event, message);
+}
+
+Task<void> Live::serve_websocket(net::Request& req, net::WebSocketPtr ws) {
+  auto impl = impl_;
+  State& s = impl->state;
+  const std::string event = req.param("id");
+  // Browsers cannot set headers on a WebSocket: the token comes as ?access_token= (the middleware
+  // reads it) or as the first message.
+  common::authenticate_request(*s.authenticator, req);
+  std::string user;
+  if (req.principal) {
+    user = req.principal->user_id;
+  } else {
+    auto first = co_await ws->read();
+    if (!first) {
+      co_return;
+    }
+    auto j = json::parse(*first, nullptr, false);
+    std::string token;
+    if (j.is_object() && j.value("type", "") == "auth" && j.contains("token") && j["token"].is_string()) {
+      token = j["token"].get<std::string>();
+    }
+    auto verified = s.authenticator->verify(token);
+    if (!std::holds_alternative<net::Principal>(verified)) {
+      ws->send_text(error_json("unauthorized", "Authentication is required."));
+      ws->close(4401, "unauthorized");
+      co_return;
+    }
+    user = std::get<net::Principal>(verified).user_id;
+  }
+  if (!co_await s.line->settings(event)) {
+    ws->send_text(error_json("not_found", "Event not found."));
+    ws->close(4404, "not found");
+    co_return;
+  }
+  auto room = co_await impl->room(event);
+  {
+    std::lock_guard lock(room->mutex);
+    room->sockets.emplace(user, ws);
+  }
+  if (s.ctx.hub != nullptr) {
+    s.ctx.hub->subscribe(room->topic, ws);
+  }
+  ws->send_text(co_await impl->status_message(event, user));
+  Millis last_heartbeat = s.ctx.clock->now_ms();
+  int bad_frames = 0;
+  while (true) {
+    auto msg = co_await ws->read();
+    if (!msg) {
+      break;
+    }
+    auto j = json::parse(*msg, nullptr, false);
+    if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
+      // Garbage from one client costs it an error message, never the service.
+      if (++bad_frames > kMaxBadFrames) {
+        ws->close(1008, "too many malformed messages");
+        break;
+      }
+      ws->send_text(error_json("bad_message", "Messages are JSON objects with a \"type\"."));
+      continue;
+    }
+    const auto type = j["type"].get<std::string>();
+    if (type == "heartbeat" || type == "status") {
+      const Millis now = s.ctx.clock->now_ms();
+      if (now - last_heartbeat < kMinHeartbeatGapMs && type == "heartbeat") {
+        continue;  // the place is fresh enough; spare Redis a round trip
+      }
+      last_heartbeat = now;
+      ws->send_text(co_await impl->status_message(event, user));
+    } else if (type != "auth") {
+      ws->send_text(error_json("bad_message", "Unknown message type."));
+    }
+  }
+  if (s.ctx.hub != nullptr) {
+    s.ctx.hub->unsubscribe(room->topic, *ws);
+  }
+  std::lock_guard lock(room->mutex);
+  for (auto [b, e] = room->sockets.equal_range(user); b != e; ++b) {
+    if (b->second.lock() == ws) {
+      room->sockets.erase(b);
+      break;
+    }
+  }
+}
+
+Task<void> Live::serve_stream(net::ResponseStream& out, std::string event, std::string user) {
+  auto impl = impl_;
+  auto room = co_await impl->room(event);
+  auto listener = std::make_shared<SseListener>(out.executor());
+  {
+    std::lock_guard lock(room->mutex);
+    room->streams.emplace(user, listener);
+  }
+  auto frame = [](std::string_view name, const std::string& data) {
+    std::string f;
+    f.reserve(data.size() + name.size() + 16);
+    f.append("event: ").append(name).append("\ndata: ").append(data).append("\n\n");
+    return f;
+  };
+  bool open = co_await out.write(frame("status", co_await impl->status_message(event, user)));
+  while (open && out.open()) {
+    bool empty = false;
+    {
+      std::lock_guard lock(listener->mutex);
+      empty = listener->queue.empty();
+    }
+    if (empty) {
+      listener->timer.expires_after(kSseHeartbeat);
+      auto [ec] = co_await listener->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!ec) {
+        // Quiet for a while: SSE is one-way, so the server keeps the place alive and re-syncs.
+        open = co_await out.write(frame("status", co_await impl->status_message(event, user)));
+        continue;
+      }
+    }
+    std::deque<Message> batch;
+    {
+      std::lock_guard lock(listener->mutex);
+      batch.swap(listener->queue);
+    }
+    for (auto& m : batch) {
+      const bool admitted = m->find("\"type\":\"admitted\"") != std::string::npos;
+      open = co_await out.write(frame(admitted ? "admitted" : "tick", *m));
+      if (!open) {
+        break;
+      }
+    }
+  }
+  std::lock_guard lock(room->mutex);
+  for (auto [b, e] = room->streams.equal_range(user); b != e; ++b) {
+    if (b->second.lock() == listener) {
+      room->streams.erase(b);
+      break;
+    }
+  }
+}
+
+}  // namespace tiketi::queue
