@@ -12,6 +12,7 @@
 
 #include "app/runtime.hpp"
 #include "app/settings.hpp"
+#include "services/payment/gateway/simulator.hpp"
 
 extern char** environ;
 
@@ -45,6 +46,7 @@ void add_settings(CLI::App* cmd, Flags& f, bool server_flags) {
       {"read-timeout-ms", "time allowed to receive a whole request", true},
       {"idle-timeout-ms", "keep-alive idle timeout", true},
       {"shutdown-grace-ms", "time in-flight requests get on SIGTERM", true},
+      {"drain-delay-ms", "after SIGTERM, how long readiness is 503 before the listener closes", true},
       {"rate-limit-rps", "per-IP requests per second (0 = off)", true},
       {"rate-limit-burst", "per-IP burst (default 2 x rps)", true},
       {"cors-origins", "comma-separated allowed origins for CORS (* for any)", true},
@@ -155,6 +157,14 @@ int run_cli(int argc, char** argv) {
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
+  payment::PgSimOptions pg_sim;
+  auto* pg_sim_cmd = app.add_subcommand("pg-sim", "Run the payment gateway simulator (test mode: no real money)");
+  pg_sim_cmd->add_option("--listen", pg_sim.listen, "HOST:PORT (port 0 picks a free one, logged)");
+  pg_sim_cmd->add_option("--latency-ms", pg_sim.latency_ms, "added latency on every gateway call");
+  pg_sim_cmd->add_option("--secret-key", pg_sim.secret_key, "require this secret key (HTTP Basic); empty accepts any");
+  pg_sim_cmd->add_option("--threads", pg_sim.threads, "I/O threads");
+  pg_sim_cmd->add_flag("--access-log", pg_sim.access_log, "log every request");
+
   Flags seed_flags;
   bool seed_demo_flag = false;
   auto* seed_cmd = app.add_subcommand("seed", "Add data to an installation");
@@ -190,6 +200,9 @@ int run_cli(int argc, char** argv) {
     }
     if (*migrate_cmd) {
       return migrate(resolve_flags(migrate_flags));
+    }
+    if (*pg_sim_cmd) {
+      return payment::run_pg_sim(pg_sim);
     }
     if (*seed_cmd) {
       return seed_demo(resolve_flags(seed_flags));

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <functional>
 #include <future>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "app/service.hpp"
@@ -364,6 +365,9 @@ int serve(const Config& config) {
   p.phase = 2;
   log::info(p.log, "draining", {lf("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")});
   log::flush();
+
+  // Readiness is already 503; keep serving while load balancers notice, then stop.
+  std::this_thread::sleep_for(std::chrono::milliseconds(p.cfg.drain_delay_ms));
 
   // Background jobs stop first (they may still need the server's executors), then the server drains.
   auto stopped = asio::co_spawn(server.executor(0), stop_services(p), asio::use_future);

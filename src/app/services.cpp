@@ -5,6 +5,8 @@
 #include "coord/outbox.hpp"
 #include "services/auth/service.hpp"
 #include "services/event/service.hpp"
+#include "services/payment/service.hpp"
+#include "services/queue/service.hpp"
 #include "services/reservation/service.hpp"
 
 namespace tiketi::app {
@@ -44,9 +46,9 @@ const std::vector<std::pair<std::string, ServiceFactory>>& service_catalog() {
   static const std::vector<std::pair<std::string, ServiceFactory>> catalog{
       {kAuth, make_auth_service},
       {kEvent, make_event_service},
-      {kQueue, pending<kQueue>},
+      {kQueue, make_queue_service},
       {kReservation, make_reservation_service},
-      {kPayment, pending<kPayment>},
+      {kPayment, make_payment_service},
       {kNotification, pending<kNotification>},
   };
   return catalog;

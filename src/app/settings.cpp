@@ -75,6 +75,8 @@ const std::vector<std::pair<std::string, Setter>>& table() {
        [](Config& c, auto& n, auto& v) { c.idle_timeout_ms = static_cast<int>(to_int(n, v, 1, 3'600'000)); }},
       {"shutdown-grace-ms",
        [](Config& c, auto& n, auto& v) { c.shutdown_grace_ms = static_cast<int>(to_int(n, v, 0, 600'000)); }},
+      {"drain-delay-ms",
+       [](Config& c, auto& n, auto& v) { c.drain_delay_ms = static_cast<int>(to_int(n, v, 0, 600'000)); }},
       {"rate-limit-rps", [](Config& c, auto& n, auto& v) { c.rate_limit_rps = to_double(n, v); }},
       {"rate-limit-burst", [](Config& c, auto& n, auto& v) { c.rate_limit_burst = to_double(n, v); }},
       {"cors-origins", [](Config& c, auto&, auto& v) { c.cors_origins = split_list(v); }},

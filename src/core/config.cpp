@@ -95,6 +95,9 @@ void validate(Config& c) {
   if (c.shutdown_grace_ms < 0) {
     bad("shutdown-grace-ms", "must not be negative");
   }
+  if (c.drain_delay_ms < 0 || c.drain_delay_ms > 600'000) {
+    bad("drain-delay-ms", "must be between 0 and 600000");
+  }
   if (c.rate_limit_rps < 0 || c.rate_limit_burst < 0) {
     bad("rate-limit-rps", "must not be negative");
   }

@@ -26,6 +26,9 @@ struct Config {
   int read_timeout_ms = 15'000;
   int idle_timeout_ms = 60'000;
   int shutdown_grace_ms = 20'000;
+  // After SIGTERM, readiness is 503 for this long while requests are still served normally, so a
+  // load balancer stops sending new traffic before the listener closes.
+  int drain_delay_ms = 1'000;
   double rate_limit_rps = 0;    // per client IP; 0 = off
   double rate_limit_burst = 0;  // bucket size; 0 -> 2 * rps
   std::vector<std::string> cors_origins;  // empty = CORS off; "*" allowed

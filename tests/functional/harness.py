@@ -157,6 +157,8 @@ class TiketiProcess:
         self.extra_args = list(extra_args)
         self.env = dict(os.environ)
         self.env["TIKETI_TEST_ROUTES"] = "1"
+        # Separate-process shapes must share a JWT secret (the embedded shape makes its own).
+        self.env.setdefault("TIKETI_AUTH__JWT_SECRET", "functional-tests-secret-0123456789abcdef")
         self.env.update(env or {})
         self.tmp = None
         if data_dir is None:

@@ -86,7 +86,7 @@ AuthKeys load_auth_keys(const Config& config) {
     if (!config.embedded_database()) {
       throw std::invalid_argument(
           "setting auth.jwt_secret: required when services run as separate processes (set "
-          "TIKETI_AUTH_JWT_SECRET)");
+          "TIKETI_AUTH__JWT_SECRET or TIKETI_AUTH__JWT_SECRET_FILE)");
     }
     secret = embedded_secret(config.data_dir);
   }
