@@ -152,7 +152,9 @@ std::string env_name(const std::string& setting) {
 
 Config resolve(const SettingSources& src) {
   Config c;
-  auto apply = [&c](const std::string& key, const std::string& value, const std::string& origin) {
+  bool listen_given = false;
+  auto apply = [&c, &listen_given](const std::string& key, const std::string& value, const std::string& origin) {
+    listen_given = listen_given || key == "listen";
     if (const auto* s = find_setter(key)) {
       (*s)(c, key, value);
     } else if (key.find('.') != std::string::npos) {
@@ -200,6 +202,10 @@ Config resolve(const SettingSources& src) {
     c.extra[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   validate(c);
+  // One service per process (the scaled shape): it listens on its standard port unless told otherwise.
+  if (!listen_given && c.services.size() == 1) {
+    c.listen = "127.0.0.1:" + std::to_string(default_port(c.services.front()));
+  }
   return c;
 }
 

@@ -90,6 +90,19 @@ TEST(Settings, ReadsTomlFileWithSections) {
   std::remove(path.c_str());
 }
 
+TEST(Settings, OneServicePerProcessDefaultsToItsStandardPort) {
+  SettingSources s;
+  s.flags = {{"services", "queue"}};
+  EXPECT_EQ(resolve(s).listen, "127.0.0.1:3003");
+  s.flags = {{"services", "auth,queue"}};
+  EXPECT_EQ(resolve(s).listen, "127.0.0.1:8080");
+  s.flags = {{"services", "queue"}, {"listen", "127.0.0.1:9000"}};
+  EXPECT_EQ(resolve(s).listen, "127.0.0.1:9000");
+  s.flags = {{"services", "notification"}};
+  s.env = {{"TIKETI_LISTEN", "0.0.0.0:7000"}};
+  EXPECT_EQ(resolve(s).listen, "0.0.0.0:7000");
+}
+
 TEST(Settings, PeersParsedAndChecked) {
   SettingSources s;
   s.flags = {{"peers", "auth=http://10.0.0.1:3001"}};
