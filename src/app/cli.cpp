@@ -165,6 +165,10 @@ int run_cli(int argc, char** argv) {
   pg_sim_cmd->add_option("--threads", pg_sim.threads, "I/O threads");
   pg_sim_cmd->add_flag("--access-log", pg_sim.access_log, "log every request");
 
+  Flags routes_flags;
+  auto* routes_cmd = app.add_subcommand("routes", "List the HTTP and WebSocket routes of the selected services");
+  add_settings(routes_cmd, routes_flags, false);
+
   Flags seed_flags;
   bool seed_demo_flag = false;
   auto* seed_cmd = app.add_subcommand("seed", "Add data to an installation");
@@ -203,6 +207,9 @@ int run_cli(int argc, char** argv) {
     }
     if (*pg_sim_cmd) {
       return payment::run_pg_sim(pg_sim);
+    }
+    if (*routes_cmd) {
+      return print_routes(resolve_flags(routes_flags));
     }
     if (*seed_cmd) {
       return seed_demo(resolve_flags(seed_flags));

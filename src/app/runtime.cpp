@@ -479,6 +479,28 @@ int admin_create(const Config& config, const std::string& email, const std::stri
   }
 }
 
+int print_routes(const Config& config) {
+  Process p;
+  p.cfg = config;
+  for (auto& svc : make_services(config)) {
+    p.services.push_back(Running{std::move(svc), {}, false});
+  }
+  net::Router router;
+  add_platform_routes(router, p, metrics::global());
+  for (auto& r : p.services) {
+    add_service_routes(router, *r.service);
+  }
+  std::printf("| service | method | route |\n|---|---|---|\n");
+  for (const auto& r : router.routes()) {
+    if (r.templ.starts_with("/debug/")) {
+      continue;
+    }
+    std::printf("| %s | %s | `%s` |\n", r.options.service.c_str(), r.ws_handler ? "GET (WebSocket)" : r.method.c_str(),
+                r.templ.c_str());
+  }
+  return 0;
+}
+
 int seed_demo(const Config& config) {
   apply_log_level(config);
   LogContext plog{"event", {}, {}, {}};

@@ -13,6 +13,8 @@ int migrate(const Config& config);
 // `tiketi admin create`: migrates the auth schema, then creates (or promotes) an admin account.
 int admin_create(const Config& config, const std::string& email, const std::string& name,
                  const std::string& password);
+// `tiketi routes`: every HTTP/WebSocket route of the selected services, as a Markdown table.
+int print_routes(const Config& config);
 // `tiketi seed --demo`: migrates the event schema and adds the demo catalogue (idempotent).
 int seed_demo(const Config& config);
 
