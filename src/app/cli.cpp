@@ -35,10 +35,12 @@ void add_settings(CLI::App* cmd, Flags& f, bool server_flags) {
     bool server;
   };
   static const Spec specs[] = {
-      {"services", "all, or a comma-separated list of auth,event,queue,reservation,payment,notification", false},
+      {"services", "all, or a comma-separated list of auth,event,queue,reservation,payment,notification",
+       false},
       {"listen", "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free port)", true},
       {"data-dir", "directory for SQLite files, the email outbox and images (default ./data)", false},
-      {"database-url", "sqlite:DIR or postgres://user:pass@host:port/db (default SQLite in --data-dir)", false},
+      {"database-url", "sqlite:DIR or postgres://user:pass@host:port/db (default SQLite in --data-dir)",
+       false},
       {"redis-url", "redis://host:port[/db] (default: in-process coordination)", true},
       {"log-level", "debug, info, warn, error or off", false},
       {"threads", "I/O threads, one io_context each (default: one per core)", true},
@@ -64,7 +66,8 @@ void add_settings(CLI::App* cmd, Flags& f, bool server_flags) {
         ->option_text("TEXT");
   }
   if (server_flags) {
-    cmd->add_option("--peer", f.peers, "where a service not in this process is reached: name=http://host:port")
+    cmd->add_option("--peer", f.peers,
+                    "where a service not in this process is reached: name=http://host:port")
         ->option_text("NAME=URL ...");
   }
   cmd->add_option("--set", f.sets, "a service setting: section.key=value (e.g. auth.jwt_secret=…)");
@@ -158,21 +161,25 @@ int run_cli(int argc, char** argv) {
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   payment::PgSimOptions pg_sim;
-  auto* pg_sim_cmd = app.add_subcommand("pg-sim", "Run the payment gateway simulator (test mode: no real money)");
+  auto* pg_sim_cmd =
+      app.add_subcommand("pg-sim", "Run the payment gateway simulator (test mode: no real money)");
   pg_sim_cmd->add_option("--listen", pg_sim.listen, "HOST:PORT (port 0 picks a free one, logged)");
   pg_sim_cmd->add_option("--latency-ms", pg_sim.latency_ms, "added latency on every gateway call");
-  pg_sim_cmd->add_option("--secret-key", pg_sim.secret_key, "require this secret key (HTTP Basic); empty accepts any");
+  pg_sim_cmd->add_option("--secret-key", pg_sim.secret_key,
+                         "require this secret key (HTTP Basic); empty accepts any");
   pg_sim_cmd->add_option("--threads", pg_sim.threads, "I/O threads");
   pg_sim_cmd->add_flag("--access-log", pg_sim.access_log, "log every request");
 
   Flags routes_flags;
-  auto* routes_cmd = app.add_subcommand("routes", "List the HTTP and WebSocket routes of the selected services");
+  auto* routes_cmd =
+      app.add_subcommand("routes", "List the HTTP and WebSocket routes of the selected services");
   add_settings(routes_cmd, routes_flags, false);
 
   Flags seed_flags;
   bool seed_demo_flag = false;
   auto* seed_cmd = app.add_subcommand("seed", "Add data to an installation");
-  seed_cmd->add_flag("--demo", seed_demo_flag, "the demo catalogue: venue with 2,000 seats, events, news")->required();
+  seed_cmd->add_flag("--demo", seed_demo_flag, "the demo catalogue: venue with 2,000 seats, events, news")
+      ->required();
   add_settings(seed_cmd, seed_flags, false);
 
   Flags admin_flags;
@@ -181,11 +188,13 @@ int run_cli(int argc, char** argv) {
   std::string admin_password_file;
   auto* admin_cmd = app.add_subcommand("admin", "Administration tasks");
   admin_cmd->require_subcommand(1);
-  auto* admin_create_cmd = admin_cmd->add_subcommand("create", "Create an admin account (or promote an existing one)");
+  auto* admin_create_cmd =
+      admin_cmd->add_subcommand("create", "Create an admin account (or promote an existing one)");
   admin_create_cmd->add_option("--email", admin_email, "the admin's email")->required();
   admin_create_cmd->add_option("--name", admin_name, "display name");
-  admin_create_cmd->add_option("--password-file", admin_password_file,
-                               "file whose first line is the password (else TIKETI_ADMIN_PASSWORD, else a prompt)");
+  admin_create_cmd->add_option(
+      "--password-file", admin_password_file,
+      "file whose first line is the password (else TIKETI_ADMIN_PASSWORD, else a prompt)");
   add_settings(admin_create_cmd, admin_flags, false);
 
   try {

@@ -17,8 +17,8 @@
 #include <cstdlib>
 #include <functional>
 #include <future>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "app/service.hpp"
 #include "core/error.hpp"
@@ -27,8 +27,8 @@
 #include "core/metrics.hpp"
 #include "net/server.hpp"
 #include "services/auth/service.hpp"
-#include "services/event/service.hpp"
 #include "services/common/auth_verify.hpp"
+#include "services/event/service.hpp"
 
 namespace tiketi::app {
 namespace asio = boost::asio;
@@ -140,7 +140,9 @@ void add_platform_routes(net::Router& router, Process& p, metrics::Registry& reg
   net::RouteOptions opts{"platform", 0, false};
   router.add(
       "GET", "/health/live",
-      [](net::Request&) -> Task<net::Response> { co_return net::Response::json(200, R"({"status":"live"})"); },
+      [](net::Request&) -> Task<net::Response> {
+        co_return net::Response::json(200, R"({"status":"live"})");
+      },
       opts);
   router.add(
       "GET", "/health/ready", [&p](net::Request&) -> Task<net::Response> { return readiness(p); }, opts);
@@ -319,13 +321,14 @@ int serve(const Config& config) {
   }
   log::info(p.log, "listening",
             {lf("address", p.cfg.listen), lf("port", static_cast<long long>(server.port())),
-             lf("services", [&] {
-               std::string s;
-               for (const auto& n : p.cfg.services) {
-                 s += (s.empty() ? "" : ",") + n;
-               }
-               return s;
-             }()),
+             lf("services",
+                [&] {
+                  std::string s;
+                  for (const auto& n : p.cfg.services) {
+                    s += (s.empty() ? "" : ",") + n;
+                  }
+                  return s;
+                }()),
              lf("database", p.cfg.embedded_database() ? "sqlite" : "postgres"),
              lf("coordination", p.cfg.embedded_coordination() ? "memory" : "redis")});
   log::flush();
@@ -341,24 +344,23 @@ int serve(const Config& config) {
   }
   net::Hub hub;
 
-  asio::co_spawn(server.executor(0), start_services(p, server, client, hub, reg),
-                 [&p](std::exception_ptr e) {
-                   if (e) {
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       log::error(p.log, "start-up failed", {lf("error", ex.what())});
-                     }
-                     p.failed = true;
-                     kill(getpid(), SIGTERM);
-                     return;
-                   }
-                   if (p.phase.load() == 0) {
-                     p.phase = 1;
-                     log::info(p.log, "ready");
-                     log::flush();
-                   }
-                 });
+  asio::co_spawn(server.executor(0), start_services(p, server, client, hub, reg), [&p](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error(p.log, "start-up failed", {lf("error", ex.what())});
+      }
+      p.failed = true;
+      kill(getpid(), SIGTERM);
+      return;
+    }
+    if (p.phase.load() == 0) {
+      p.phase = 1;
+      log::info(p.log, "ready");
+      log::flush();
+    }
+  });
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -371,7 +373,8 @@ int serve(const Config& config) {
 
   // Background jobs stop first (they may still need the server's executors), then the server drains.
   auto stopped = asio::co_spawn(server.executor(0), stop_services(p), asio::use_future);
-  if (stopped.wait_for(std::chrono::milliseconds(p.cfg.shutdown_grace_ms + 1000)) != std::future_status::ready) {
+  if (stopped.wait_for(std::chrono::milliseconds(p.cfg.shutdown_grace_ms + 1000)) !=
+      std::future_status::ready) {
     log::warn(p.log, "services did not stop in time");
   }
   server.shutdown(p.cfg.shutdown_grace_ms);
@@ -464,9 +467,11 @@ int admin_create(const Config& config, const std::string& email, const std::stri
   auto svc = make_auth_service();
   SystemClock clock;
   try {
-    auto r = with_service_db<auth::AdminCreateResult>(
-        config, *svc, [&](store::Database& db) { return auth::create_admin(db, clock, email, password, name); });
-    log::info(plog, r == auth::AdminCreateResult::created ? "admin created" : "existing account promoted to admin",
+    auto r = with_service_db<auth::AdminCreateResult>(config, *svc, [&](store::Database& db) {
+      return auth::create_admin(db, clock, email, password, name);
+    });
+    log::info(plog,
+              r == auth::AdminCreateResult::created ? "admin created" : "existing account promoted to admin",
               {lf("email", email)});
     log::flush();
     return 0;
@@ -495,8 +500,8 @@ int print_routes(const Config& config) {
     if (r.templ.starts_with("/debug/")) {
       continue;
     }
-    std::printf("| %s | %s | `%s` |\n", r.options.service.c_str(), r.ws_handler ? "GET (WebSocket)" : r.method.c_str(),
-                r.templ.c_str());
+    std::printf("| %s | %s | `%s` |\n", r.options.service.c_str(),
+                r.ws_handler ? "GET (WebSocket)" : r.method.c_str(), r.templ.c_str());
   }
   return 0;
 }
@@ -507,8 +512,8 @@ int seed_demo(const Config& config) {
   auto svc = make_event_service();
   SystemClock clock;
   try {
-    auto r = with_service_db<event::SeedResult>(config, *svc,
-                                                [&](store::Database& db) { return event::seed_demo(db, clock); });
+    auto r = with_service_db<event::SeedResult>(
+        config, *svc, [&](store::Database& db) { return event::seed_demo(db, clock); });
     log::info(plog, r.created ? "demo data created" : "demo data already present", {lf("events", r.events)});
     log::flush();
     // No built-in admin password exists: the operator creates one.

@@ -30,15 +30,15 @@ struct HealthCheck {
 
 struct ServiceContext {
   const Config* config = nullptr;
-  store::DatabasePtr db;             // this service's own database/schema
-  coord::CoordinatorPtr coord;       // shared coordination
+  store::DatabasePtr db;        // this service's own database/schema
+  coord::CoordinatorPtr coord;  // shared coordination
   ClockPtr clock;
   metrics::Registry* metrics = nullptr;
-  net::HttpClient* client = nullptr; // calls to other services (in-process when local)
-  net::Hub* hub = nullptr;           // WebSocket fan-out
-  Executor executor;                 // for background jobs
-  LogContext log;                    // service name filled in
-  std::string instance_id;           // unique per process (leases, consumer names)
+  net::HttpClient* client = nullptr;  // calls to other services (in-process when local)
+  net::Hub* hub = nullptr;            // WebSocket fan-out
+  Executor executor;                  // for background jobs
+  LogContext log;                     // service name filled in
+  std::string instance_id;            // unique per process (leases, consumer names)
 };
 
 class Service {

@@ -12,12 +12,9 @@ namespace tiketi::app {
 
 const std::vector<std::pair<std::string, ServiceFactory>>& service_catalog() {
   static const std::vector<std::pair<std::string, ServiceFactory>> catalog{
-      {"auth", make_auth_service},
-      {"event", make_event_service},
-      {"queue", make_queue_service},
-      {"reservation", make_reservation_service},
-      {"payment", make_payment_service},
-      {"notification", make_notification_service},
+      {"auth", make_auth_service},       {"event", make_event_service},
+      {"queue", make_queue_service},     {"reservation", make_reservation_service},
+      {"payment", make_payment_service}, {"notification", make_notification_service},
   };
   return catalog;
 }

@@ -68,7 +68,9 @@ const std::vector<std::pair<std::string, Setter>>& table() {
       {"log-level", [](Config& c, auto&, auto& v) { c.log_level = v; }},
       {"threads", [](Config& c, auto& n, auto& v) { c.threads = static_cast<int>(to_int(n, v, 0, 256)); }},
       {"max-body-bytes",
-       [](Config& c, auto& n, auto& v) { c.max_body_bytes = static_cast<std::size_t>(to_int(n, v, 1, 64 << 20)); }},
+       [](Config& c, auto& n, auto& v) {
+         c.max_body_bytes = static_cast<std::size_t>(to_int(n, v, 1, 64 << 20));
+       }},
       {"read-timeout-ms",
        [](Config& c, auto& n, auto& v) { c.read_timeout_ms = static_cast<int>(to_int(n, v, 1, 3'600'000)); }},
       {"idle-timeout-ms",
@@ -153,7 +155,8 @@ std::string env_name(const std::string& setting) {
 Config resolve(const SettingSources& src) {
   Config c;
   bool listen_given = false;
-  auto apply = [&c, &listen_given](const std::string& key, const std::string& value, const std::string& origin) {
+  auto apply = [&c, &listen_given](const std::string& key, const std::string& value,
+                                   const std::string& origin) {
     listen_given = listen_given || key == "listen";
     if (const auto* s = find_setter(key)) {
       (*s)(c, key, value);
@@ -178,9 +181,8 @@ Config resolve(const SettingSources& src) {
       rest.resize(rest.size() - 5);
     }
     std::string name = rest;
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) {
-      return ch == '_' ? '-' : static_cast<char>(::tolower(ch));
-    });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char ch) { return ch == '_' ? '-' : static_cast<char>(::tolower(ch)); });
     std::string key;
     if (rest.find("__") != std::string::npos) {
       key = extra_key_from_env(rest);

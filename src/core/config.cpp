@@ -25,8 +25,27 @@ bool valid_host_port(const std::string& s) {
 
 }  // namespace
 
+std::int64_t Config::get_int(const std::string& key, std::int64_t def, std::int64_t lo,
+                             std::int64_t hi) const {
+  auto v = get(key);
+  if (!v || v->empty()) {
+    return def;
+  }
+  try {
+    std::size_t used = 0;
+    const long long n = std::stoll(*v, &used);
+    if (used != v->size() || n < lo || n > hi) {
+      throw std::out_of_range(*v);
+    }
+    return n;
+  } catch (const std::exception&) {
+    bad(key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  }
+}
+
 const std::vector<std::string>& all_service_names() {
-  static const std::vector<std::string> names{"auth", "event", "queue", "reservation", "payment", "notification"};
+  static const std::vector<std::string> names{"auth",        "event",   "queue",
+                                              "reservation", "payment", "notification"};
   return names;
 }
 
@@ -48,8 +67,9 @@ void validate(Config& c) {
       break;
     }
     if (default_port(s) == 0) {
-      bad("services", "unknown service '" + s + "' (expected all or a list of auth, event, queue, reservation, "
-                      "payment, notification)");
+      bad("services", "unknown service '" + s +
+                          "' (expected all or a list of auth, event, queue, reservation, "
+                          "payment, notification)");
     }
     wanted.push_back(s);
   }

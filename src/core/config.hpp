@@ -29,10 +29,10 @@ struct Config {
   // After SIGTERM, readiness is 503 for this long while requests are still served normally, so a
   // load balancer stops sending new traffic before the listener closes.
   int drain_delay_ms = 1'000;
-  double rate_limit_rps = 0;    // per client IP; 0 = off
-  double rate_limit_burst = 0;  // bucket size; 0 -> 2 * rps
+  double rate_limit_rps = 0;              // per client IP; 0 = off
+  double rate_limit_burst = 0;            // bucket size; 0 -> 2 * rps
   std::vector<std::string> cors_origins;  // empty = CORS off; "*" allowed
-  std::string web_root;  // directory with the built web UI ("" = none)
+  std::string web_root;                   // directory with the built web UI ("" = none)
   int db_pool_size = 8;
 
   // Where each service can be reached when it is not in this process (scaled shape).
@@ -50,6 +50,10 @@ struct Config {
     }
     return it->second;
   }
+
+  // An integer service setting in [lo, hi], or `def` when unset or empty. Throws
+  // std::invalid_argument("setting <key>: …") on anything else.
+  std::int64_t get_int(const std::string& key, std::int64_t def, std::int64_t lo, std::int64_t hi) const;
 
   bool embedded_database() const { return database_url.empty() || database_url.rfind("sqlite:", 0) == 0; }
   bool embedded_coordination() const { return redis_url.empty(); }

@@ -145,7 +145,8 @@ bool parse_level(std::string_view text, LogLevel& out) {
   return true;
 }
 
-void write(LogLevel lvl, const LogContext& ctx, std::string_view msg, std::initializer_list<LogField> fields) {
+void write(LogLevel lvl, const LogContext& ctx, std::string_view msg,
+           std::initializer_list<LogField> fields) {
   if (static_cast<int>(lvl) < g_level.load(std::memory_order_relaxed) || lvl == LogLevel::off) {
     return;
   }

@@ -5,12 +5,12 @@
 #include <bit>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <stdexcept>
-#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -43,7 +43,8 @@ std::string escape_label(std::string_view v) {
 }
 
 // `{a="x",b="y"}` or "" — also the series key inside a family.
-std::string label_text(const Labels& labels, std::string_view extra_key = {}, std::string_view extra_val = {}) {
+std::string label_text(const Labels& labels, std::string_view extra_key = {},
+                       std::string_view extra_val = {}) {
   if (labels.empty() && extra_key.empty()) {
     return {};
   }
@@ -253,7 +254,8 @@ Registry& global() {
 }
 
 void register_process_metrics(Registry& r) {
-  static const double start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  static const double start =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   r.gauge_callback("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", {},
                    [] { return start; });
   r.gauge_callback("process_resident_memory_bytes", "Resident memory size in bytes.", {}, [] {

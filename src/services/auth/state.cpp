@@ -4,45 +4,20 @@
 #include <thread>
 
 namespace tiketi::auth {
-namespace {
-
-std::int64_t int_setting(const Config& c, const std::string& key, std::int64_t def, std::int64_t min,
-                         std::int64_t max) {
-  auto v = c.get(key);
-  if (!v) {
-    return def;
-  }
-  std::size_t pos = 0;
-  std::int64_t n = 0;
-  try {
-    n = std::stoll(*v, &pos);
-  } catch (const std::exception&) {
-    pos = 0;
-  }
-  if (pos == 0 || pos != v->size() || n < min || n > max) {
-    throw std::invalid_argument("setting " + key + ": must be an integer between " + std::to_string(min) +
-                                " and " + std::to_string(max));
-  }
-  return n;
-}
-
-}  // namespace
-
 AuthSettings load_settings(const Config& c) {
   AuthSettings s;
-  s.argon2.opslimit = static_cast<std::uint64_t>(int_setting(c, "auth.argon2_opslimit", 2, 1, 20));
-  s.argon2.memlimit_bytes = static_cast<std::size_t>(int_setting(c, "auth.argon2_memlimit_kib", 64 * 1024,
-                                                                 8 * 1024, 4 * 1024 * 1024)) *
-                            1024;
+  s.argon2.opslimit = static_cast<std::uint64_t>(c.get_int("auth.argon2_opslimit", 2, 1, 20));
+  s.argon2.memlimit_bytes =
+      static_cast<std::size_t>(c.get_int("auth.argon2_memlimit_kib", 64 * 1024, 8 * 1024, 4 * 1024 * 1024)) *
+      1024;
   // Half the cores by default: logins get real parallelism while the I/O threads keep a core.
   const auto hw = std::max(1u, std::thread::hardware_concurrency());
-  s.hash_threads =
-      static_cast<std::size_t>(int_setting(c, "auth.hash_threads", std::max(1u, hw / 2), 1, 256));
-  s.hash_queue_limit = static_cast<std::size_t>(int_setting(c, "auth.hash_queue_limit", 256, 1, 100'000));
-  s.throttle.max_failures_per_account = int_setting(c, "auth.login_max_failures", 10, 0, 1'000'000);
-  s.throttle.account_window_seconds = int_setting(c, "auth.login_failure_window_seconds", 900, 1, 86'400);
-  s.throttle.max_attempts_per_ip = int_setting(c, "auth.login_max_attempts_per_ip", 100, 0, 1'000'000);
-  s.throttle.ip_window_seconds = int_setting(c, "auth.login_ip_window_seconds", 300, 1, 86'400);
+  s.hash_threads = static_cast<std::size_t>(c.get_int("auth.hash_threads", std::max(1u, hw / 2), 1, 256));
+  s.hash_queue_limit = static_cast<std::size_t>(c.get_int("auth.hash_queue_limit", 256, 1, 100'000));
+  s.throttle.max_failures_per_account = c.get_int("auth.login_max_failures", 10, 0, 1'000'000);
+  s.throttle.account_window_seconds = c.get_int("auth.login_failure_window_seconds", 900, 1, 86'400);
+  s.throttle.max_attempts_per_ip = c.get_int("auth.login_max_attempts_per_ip", 100, 0, 1'000'000);
+  s.throttle.ip_window_seconds = c.get_int("auth.login_ip_window_seconds", 300, 1, 86'400);
   if (auto t = c.get("auth.internal_token"); t && !t->empty()) {
     if (t->size() < 16) {
       throw std::invalid_argument("setting auth.internal_token: must be at least 16 characters");

@@ -5,26 +5,6 @@
 namespace tiketi::notification {
 namespace {
 
-int int_setting(const Config& c, const std::string& key, int fallback, int min, int max) {
-  auto v = c.get(key);
-  if (!v || v->empty()) {
-    return fallback;
-  }
-  try {
-    std::size_t used = 0;
-    const long long n = std::stoll(*v, &used);
-    if (used != v->size() || n < min || n > max) {
-      throw std::out_of_range("range");
-    }
-    return static_cast<int>(n);
-  } catch (const std::exception&) {
-    std::string msg = "setting ";
-    msg.append(key).append(": must be an integer in [").append(std::to_string(min)).append(", ");
-    msg.append(std::to_string(max)).append("]");
-    throw std::invalid_argument(msg);
-  }
-}
-
 std::string str_setting(const Config& c, const std::string& key, std::string fallback) {
   auto v = c.get(key);
   return v && !v->empty() ? *v : fallback;
@@ -55,19 +35,19 @@ Settings load_settings(const Config& c) {
   if (auto t = c.get("auth.internal_token"); t && !t->empty()) {
     s.internal_token = *t;
   }
-  s.workers = int_setting(c, "notification.workers", s.workers, 1, 64);
-  s.batch = int_setting(c, "notification.batch", s.batch, 1, 1000);
-  s.poll_ms = int_setting(c, "notification.poll_ms", s.poll_ms, 10, 60'000);
-  s.retry.max_attempts = int_setting(c, "notification.max_attempts", s.retry.max_attempts, 1, 100);
+  s.workers = static_cast<int>(c.get_int("notification.workers", s.workers, 1, 64));
+  s.batch = static_cast<int>(c.get_int("notification.batch", s.batch, 1, 1000));
+  s.poll_ms = static_cast<int>(c.get_int("notification.poll_ms", s.poll_ms, 10, 60'000));
+  s.retry.max_attempts = c.get_int("notification.max_attempts", s.retry.max_attempts, 1, 100);
   s.retry.base_delay_ms =
-      int_setting(c, "notification.retry_base_ms", static_cast<int>(s.retry.base_delay_ms), 1, 3'600'000);
+      c.get_int("notification.retry_base_ms", static_cast<int>(s.retry.base_delay_ms), 1, 3'600'000);
   s.retry.max_delay_ms =
-      int_setting(c, "notification.retry_max_ms", static_cast<int>(s.retry.max_delay_ms), 1, 86'400'000);
+      c.get_int("notification.retry_max_ms", static_cast<int>(s.retry.max_delay_ms), 1, 86'400'000);
   s.smtp.url = s.smtp_url;
   s.smtp.username = str_setting(c, "notification.smtp_username", "");
   s.smtp.password = str_setting(c, "notification.smtp_password", "");
   s.smtp.require_tls = str_setting(c, "notification.smtp_require_tls", "false") == "true";
-  s.smtp.timeout_ms = int_setting(c, "notification.smtp_timeout_ms", 15'000, 100, 300'000);
+  s.smtp.timeout_ms = c.get_int("notification.smtp_timeout_ms", 15'000, 100, 300'000);
   s.claim_ms = std::max<Millis>(s.claim_ms, 2 * s.smtp.timeout_ms);
   return s;
 }

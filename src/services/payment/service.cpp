@@ -19,25 +19,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-std::int64_t int_setting(const Config& c, const std::string& key, std::int64_t def, std::int64_t lo,
-                         std::int64_t hi) {
-  auto v = c.get(key);
-  if (!v) {
-    return def;
-  }
-  try {
-    std::size_t used = 0;
-    const long long n = std::stoll(*v, &used);
-    if (used != v->size() || n < lo || n > hi) {
-      throw std::invalid_argument("range");
-    }
-    return n;
-  } catch (const std::exception&) {
-    throw std::invalid_argument("setting " + key + ": must be an integer from " + std::to_string(lo) +
-                                " to " + std::to_string(hi));
-  }
-}
-
 }  // namespace
 
 Settings load_settings(const Config& config) {
@@ -47,10 +28,10 @@ Settings load_settings(const Config& config) {
     s.gateway_secret = *k;
   }
   s.checkout_base_url = config.get("payment.checkout_url");
-  s.gateway_timeout_ms = int_setting(config, "payment.gateway_timeout_ms", 10'000, 50, 120'000);
-  s.reconcile_interval_ms = int_setting(config, "payment.reconcile_interval_ms", 1'000, 10, 600'000);
-  s.created_ttl_ms = int_setting(config, "payment.created_ttl_ms", 15 * 60'000, 1'000, 7 * 86'400'000LL);
-  s.max_charge = int_setting(config, "payment.max_point_charge", 1'000'000, 1, kMaxAmount);
+  s.gateway_timeout_ms = config.get_int("payment.gateway_timeout_ms", 10'000, 50, 120'000);
+  s.reconcile_interval_ms = config.get_int("payment.reconcile_interval_ms", 1'000, 10, 600'000);
+  s.created_ttl_ms = config.get_int("payment.created_ttl_ms", 15 * 60'000, 1'000, 7 * 86'400'000LL);
+  s.max_charge = config.get_int("payment.max_point_charge", 1'000'000, 1, kMaxAmount);
   if (auto u = config.get("payment.success_url")) {
     s.success_url = *u;
   }

@@ -15,32 +15,14 @@ namespace {
 
 namespace asio = boost::asio;
 
-Millis int_setting(const Config& config, const std::string& key, Millis def, Millis lo, Millis hi) {
-  auto v = config.get(key);
-  if (!v) {
-    return def;
-  }
-  try {
-    std::size_t used = 0;
-    const long long n = std::stoll(*v, &used);
-    if (used != v->size() || n < lo || n > hi) {
-      throw std::invalid_argument("range");
-    }
-    return n;
-  } catch (const std::exception&) {
-    throw std::invalid_argument("setting " + key + ": must be an integer from " + std::to_string(lo) +
-                                " to " + std::to_string(hi));
-  }
-}
-
 }  // namespace
 
 Settings load_settings(const Config& config) {
   Settings s;
-  s.prequeue_ms = int_setting(config, "queue.prequeue_minutes", 30, 0, 7 * 24 * 60) * 60'000;
-  s.abandon_ms = int_setting(config, "queue.abandon_seconds", 60, 5, 3'600) * 1'000;
-  s.tick_ms = int_setting(config, "queue.tick_ms", 200, 10, 5'000);
-  s.lease_ms = int_setting(config, "queue.lease_ms", 3'000, 100, 60'000);
+  s.prequeue_ms = config.get_int("queue.prequeue_minutes", 30, 0, 7 * 24 * 60) * 60'000;
+  s.abandon_ms = config.get_int("queue.abandon_seconds", 60, 5, 3'600) * 1'000;
+  s.tick_ms = config.get_int("queue.tick_ms", 200, 10, 5'000);
+  s.lease_ms = config.get_int("queue.lease_ms", 3'000, 100, 60'000);
   s.background = config.get("queue.background").value_or("on") != "off";
   s.admission_key = admission_key_from_config(config);
   return s;

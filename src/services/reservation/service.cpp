@@ -1,5 +1,7 @@
 #include "services/reservation/service.hpp"
 
+#include "services/queue/token/admission_token.hpp"
+
 #include <sodium.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,52 +21,14 @@ namespace asio = boost::asio;
 
 constexpr const char* kSeatsChannel = "reservation:seats-changed";
 
-std::int64_t int_setting(const Config& c, const std::string& key, std::int64_t def, std::int64_t lo,
-                         std::int64_t hi) {
-  auto v = c.get(key);
-  if (!v) {
-    return def;
-  }
-  try {
-    std::size_t used = 0;
-    const long long n = std::stoll(*v, &used);
-    if (used != v->size() || n < lo || n > hi) {
-      throw std::invalid_argument("range");
-    }
-    return n;
-  } catch (const std::exception&) {
-    throw std::invalid_argument("setting " + key + ": must be an integer from " + std::to_string(lo) +
-                                " to " + std::to_string(hi));
-  }
-}
-
-std::string derive_admission_key(const std::string& jwt_secret) {
-  // Domain-separated from the JWT key so a token of one kind can never pass as the other.
-  unsigned char out[crypto_auth_hmacsha256_BYTES];
-  const std::string label = "tiketi admission token v1";
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(jwt_secret.data()),
-                              jwt_secret.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(label.data()), label.size());
-  crypto_auth_hmacsha256_final(&st, out);
-  return std::string(reinterpret_cast<const char*>(out), sizeof out);
-}
-
 }  // namespace
 
 Settings load_settings(const Config& config) {
   Settings s;
-  s.quota_stripes = int_setting(config, "reservation.quota_stripes", 32, 1, 256);
-  s.sweep_interval_ms = int_setting(config, "reservation.sweep_interval_ms", 1'000, 10, 600'000);
-  s.seat_cache_ms = int_setting(config, "reservation.seat_cache_ms", 1'000, 0, 60'000);
-  if (auto k = config.get("queue.admission_secret")) {
-    if (k->size() < 32) {
-      throw std::invalid_argument("setting queue.admission_secret: must be at least 32 bytes");
-    }
-    s.admission_secret = *k;
-  } else {
-    s.admission_secret = derive_admission_key(common::load_auth_keys(config).current.secret);
-  }
+  s.quota_stripes = config.get_int("reservation.quota_stripes", 32, 1, 256);
+  s.sweep_interval_ms = config.get_int("reservation.sweep_interval_ms", 1'000, 10, 600'000);
+  s.seat_cache_ms = config.get_int("reservation.seat_cache_ms", 1'000, 0, 60'000);
+  s.admission_secret = queue::admission_key_from_config(config);
   s.internal_token = config.get("reservation.internal_token");
   return s;
 }

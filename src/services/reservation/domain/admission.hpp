@@ -2,10 +2,8 @@
 // Verification of waiting-room admission tokens (X-Admission-Token). The queue service issues them;
 // this interface lets the reservation service check them without a network call.
 //
-// Compact format (v1), all parts base64url without padding, joined by '.':
-//   token   = base64url(payload) "." base64url(HMAC-SHA256(key, base64url(payload)))
-//   payload = "v1" "|" user_id "|" event_id "|" exp (epoch ms, decimal) "|" jti (random, 16+ chars)
-// The key is the setting queue.admission_secret (>= 32 bytes), shared by queue and reservation.
+// The format (docs/admission-token.md) is implemented once, by queue::AdmissionTokenCodec; this
+// interface exists so reservation tests can substitute a verifier.
 // A token is valid for one (user, event) until exp; replay within that window by the same user is
 // harmless because every hold still passes the per-user limit.
 #include <memory>
@@ -14,6 +12,7 @@
 #include <string_view>
 
 #include "core/clock.hpp"
+#include "services/queue/token/admission_token.hpp"
 
 namespace tiketi::reservation {
 
@@ -43,11 +42,9 @@ class HmacAdmissionVerifier final : public AdmissionVerifier {
                                        std::string_view event_id, Millis now) const override;
   // The issuing side (the queue service, and tests).
   std::string issue(const Admission& a) const;
-  static std::optional<Admission> parse_unverified(std::string_view token);
 
  private:
-  std::string mac(std::string_view text) const;
-  std::string key_;
+  queue::AdmissionTokenCodec codec_;
 };
 
 }  // namespace tiketi::reservation
