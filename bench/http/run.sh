@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # HTTP benchmark: the embedded `tiketi serve` (release build, access log on as in production) on a
-# trivial JSON route vs nginx (Debian, 2 workers) serving a static file with the same body, same
-# machine, same run. wrk -t2 -c256 -d10s --latency, 5 runs alternating the two; prints the medians
+# trivial JSON route vs nginx (Debian, 2 workers) serving a static file with the same body and vs a
+# bare Boost.Beast server with the same body (bench/http/bare_beast.cpp: what tiketi's router,
+# middleware, metrics and logging add), same machine, same run. wrk -t2 -c256 -d10s --latency, 5 runs alternating the two; prints the medians
 # of req/s and p99, their ratio, and the idle RSS of tiketi, as markdown rows for BENCHMARKS.md.
 #
-#   bench/http/run.sh [--bin PATH] [--runs N] [--duration 10s] [--connections 256] [--threads 2]
+#   bench/http/run.sh [--bin PATH] [--bare PATH] [--runs N] [--duration 10s] [--connections 256] [--threads 2]
 #   bench/http/run.sh --smoke      (2 s, 1 run: checks the harness works; part of the test suite)
 #
 # Both servers log every request: tiketi its JSON line to stdout, nginx its access_log, both into
@@ -16,6 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$root/scripts/lib/servers.sh"
 
 bin=${TIKETI_BIN:-$root/build/release/src/app/tiketi}
+bare=$root/build/release/bench/tiketi_bare_beast
 runs=5
 duration=10s
 connections=256
@@ -25,6 +27,7 @@ route=/health/live
 while (($#)); do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
+    --bare) bare=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
@@ -38,11 +41,17 @@ for tool in wrk nginx curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-deps)" >&2; exit 1; }
 done
 [[ -x "$bin" ]] || { echo "bench: no tiketi binary at $bin" >&2; exit 1; }
+[[ -x "$bare" ]] || { echo "bench: no bare Beast baseline at $bare (target tiketi_bare_beast)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/tiketi-bench.XXXXXX)
 tiketi_pid=""
+bare_pid=""
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
+  if [[ -n "$bare_pid" ]] && kill -0 "$bare_pid" 2>/dev/null; then
+    kill -TERM "$bare_pid" 2>/dev/null || true
+    wait "$bare_pid" 2>/dev/null || true
+  fi
   if [[ -n "$tiketi_pid" ]] && tiketi_alive "$tiketi_pid"; then
     kill -TERM "$tiketi_pid" 2>/dev/null || true
     wait "$tiketi_pid" 2>/dev/null || true
@@ -122,6 +131,18 @@ EOF
   ((attempt < 3)) || exit 1
 done
 
+# --- bare Beast, same body -------------------------------------------------------------------------
+for attempt in 1 2 3; do
+  bare_port=$(tiketi_free_port)
+  "$bare" "$bare_port" 2 </dev/null >/dev/null 2>&1 &
+  bare_pid=$!
+  wait_http "http://127.0.0.1:$bare_port/" "$bare_pid" && break
+  echo "bench: bare Beast did not start on port $bare_port (attempt $attempt)" >&2
+  kill -TERM "$bare_pid" 2>/dev/null || true
+  bare_pid=""
+  ((attempt < 3)) || exit 1
+done
+
 # --- wrk ---------------------------------------------------------------------------------------
 # Latency like "8.50ms" / "950.00us" / "1.20s" -> milliseconds.
 to_ms() {
@@ -136,7 +157,7 @@ to_ms() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -a t_rps=() t_p99=() n_rps=() n_p99=()
+declare -a t_rps=() t_p99=() n_rps=() n_p99=() b_rps=() b_p99=()
 errors=0
 # Sets RPS and P99 (ms); counts failures in `errors`.
 run_wrk() {
@@ -174,12 +195,18 @@ for ((i = 1; i <= runs; i++)); do
   run_wrk nginx "http://127.0.0.1:$nginx_port/live.json"
   n_rps+=("$RPS")
   n_p99+=("$P99")
+  run_wrk beast "http://127.0.0.1:$bare_port/"
+  b_rps+=("$RPS")
+  b_p99+=("$P99")
 done
 
 tr=$(median "${t_rps[@]}")
 tp=$(median "${t_p99[@]}")
 nr=$(median "${n_rps[@]}")
 np=$(median "${n_p99[@]}")
+br=$(median "${b_rps[@]}")
+bp=$(median "${b_p99[@]}")
+bratio=$(awk -v a="$tr" -v b="$br" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
 ratio=$(awk -v a="$tr" -v b="$nr" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 nginx_version=$(nginx -v 2>&1 | sed 's|.*nginx/||')
@@ -191,7 +218,9 @@ echo "| what | req/s | p99 |"
 echo "|---|---:|---:|"
 printf '| tiketi %sGET %s%s (embedded, release, access log on) | %.0f | %.2f ms |\n' "$bt" "$route" "$bt" "$tr" "$tp"
 printf '| nginx %s static file, 2 workers | %.0f | %.2f ms |\n' "$nginx_version" "$nr" "$np"
+printf '| bare Boost.Beast, same body, 2 threads (no router/middleware/logging) | %.0f | %.2f ms |\n' "$br" "$bp"
 printf '| ratio tiketi / nginx | %s× | |\n' "$ratio"
+printf '| ratio tiketi / bare Beast | %s× | |\n' "$bratio"
 printf '| idle RSS of %stiketi serve%s | %.1f MiB | |\n' "$bt" "$bt" "$(awk -v k="$idle_rss_kb" 'BEGIN { print k / 1024 }')"
 
 if ((errors)); then
