@@ -15,8 +15,12 @@
 #include <thread>
 
 #include "coord/coordinator.hpp"
+#include "core/testing/loop.hpp"
 
 namespace tiketi::coord::testing {
+
+using ::tiketi::test_support::Loop;
+using ::tiketi::test_support::random_suffix;
 
 inline std::string random_namespace() {
   std::random_device rd;
@@ -28,34 +32,6 @@ inline bool require_servers() {
   const char* v = std::getenv("TIKETI_REQUIRE_SERVERS");
   return v != nullptr && std::string(v) == "1";
 }
-
-class Loop {
- public:
-  Loop() : work_(ioc_.get_executor()) {
-    for (int i = 0; i < 2; ++i) {
-      threads_.emplace_back([this] { ioc_.run(); });
-    }
-  }
-  ~Loop() {
-    work_.reset();
-    ioc_.stop();
-    for (auto& t : threads_) {
-      t.join();
-    }
-  }
-  boost::asio::io_context& ioc() { return ioc_; }
-  Executor ex() { return ioc_.get_executor(); }
-
-  template <class T>
-  T run(Task<T> task) {
-    return boost::asio::co_spawn(ioc_, std::move(task), boost::asio::use_future).get();
-  }
-
- private:
-  boost::asio::io_context ioc_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::vector<std::thread> threads_;
-};
 
 // Waits on a real timer: only for Redis, whose TTLs and idle times follow the server's clock.
 inline Task<void> real_wait(std::chrono::milliseconds d) {

@@ -19,6 +19,7 @@
 #include "coord/coordinator.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
+#include "core/testing/loop.hpp"
 #include "net/router.hpp"
 #include "services/auth/schema/migrations.hpp"
 #include "services/auth/service.hpp"
@@ -26,39 +27,10 @@
 
 namespace tiketi::auth::testing {
 
+using ::tiketi::test_support::Loop;
+using ::tiketi::test_support::random_suffix;
+
 using nlohmann::json;
-
-inline std::string random_suffix() {
-  static std::atomic<int> counter{0};
-  return std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}() % 100000) + "_" +
-         std::to_string(counter++);
-}
-
-class Loop {
- public:
-  Loop() : work_(ioc_.get_executor()) {
-    for (int i = 0; i < 2; ++i) {
-      threads_.emplace_back([this] { ioc_.run(); });
-    }
-  }
-  ~Loop() {
-    work_.reset();
-    ioc_.stop();
-    for (auto& t : threads_) {
-      t.join();
-    }
-  }
-  Executor ex() { return ioc_.get_executor(); }
-  template <class T>
-  T run(Task<T> task) {
-    return boost::asio::co_spawn(ioc_, std::move(task), boost::asio::use_future).get();
-  }
-
- private:
-  boost::asio::io_context ioc_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::vector<std::thread> threads_;
-};
 
 struct Reply {
   int status = 0;

@@ -21,6 +21,7 @@
 #include "coord/outbox.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
+#include "core/testing/loop.hpp"
 #include "net/router.hpp"
 #include "services/reservation/service.hpp"
 #include "services/reservation/state.hpp"
@@ -28,50 +29,10 @@
 
 namespace tiketi::reservation::testing {
 
+using ::tiketi::test_support::Loop;
+using ::tiketi::test_support::random_suffix;
+
 using nlohmann::json;
-
-inline std::string random_suffix() {
-  static std::atomic<int> counter{0};
-  return std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}() % 100000) + "_" +
-         std::to_string(counter++);
-}
-
-// Two threads, as the brief's race tests ask: coroutines really run in parallel.
-class Loop {
- public:
-  Loop() : work_(ioc_.get_executor()) {
-    for (int i = 0; i < 2; ++i) {
-      threads_.emplace_back([this] { ioc_.run(); });
-    }
-  }
-  ~Loop() {
-    work_.reset();
-    ioc_.stop();
-    for (auto& t : threads_) {
-      t.join();
-    }
-  }
-  Executor ex() { return ioc_.get_executor(); }
-  template <class T>
-  T run(Task<T> task) {
-    return boost::asio::co_spawn(ioc_, std::move(task), boost::asio::use_future).get();
-  }
-  // Starts every task at once (co_spawn with use_future starts them immediately) and joins.
-  template <class T>
-  std::vector<std::future<T>> spawn_all(std::vector<Task<T>> tasks) {
-    std::vector<std::future<T>> out;
-    out.reserve(tasks.size());
-    for (auto& t : tasks) {
-      out.push_back(boost::asio::co_spawn(ioc_, std::move(t), boost::asio::use_future));
-    }
-    return out;
-  }
-
- private:
-  boost::asio::io_context ioc_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::vector<std::thread> threads_;
-};
 
 struct Reply {
   int status = 0;
