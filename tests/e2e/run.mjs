@@ -4,9 +4,23 @@
 //
 //   TIKETI_BIN=build/release/src/app/tiketi node tests/e2e/run.mjs
 //
-// Screenshots of each main page go to tests/e2e/artifacts/. Exit status 0 only if every journey passed.
+// Journeys (each fails loudly; screenshots of each main page go to tests/e2e/artifacts/):
+//  - sign-up with field errors in words, browse/search/language switch, event detail, seat map;
+//  - the complete purchase: hold with countdown -> points charged through the gateway simulator's
+//    hosted checkout page -> points + card for the seats -> confirmation -> my tickets with QR SVGs
+//    -> the email read from <data-dir>/outbox/*.eml (recipient, title, codes) -> reservation detail
+//    -> cancel with the refund (points and card) shown, points back in the history;
+//  - two browsers racing for one seat: exactly one wins, the other is told in words, sees the seat
+//    taken on its live map (WebSocket when the server has /seats/ws, else polling) and picks another;
+//  - a waiting room (one shopper slot): position, people ahead, ETA, connection state, a reload keeps
+//    the place, admission goes on to seats and the hold carries X-Admission-Token;
+//  - the admin creates an event (sale start 25 s ahead), seating, ticket types, publishes; a fan sees
+//    the countdown and then the event on sale without reloading;
+//  - hold expiry: a 1-minute hold (the shortest per-event hold_minutes) taken first, watched to zero
+//    from inside the page, the expiry said in words, the seat available again.
+// The run bounds itself (E2E_BUDGET_MS, default 230 s). Exit status 0 only if every journey passed.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -23,11 +37,15 @@ const WEB_ROOT = join(root, 'web/dist');
 const ARTIFACTS = join(here, 'artifacts');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const STEP_TIMEOUT = 15_000;
+// The whole run stops by itself: every journey has its own bounds, and this is the last resort.
+const RUN_BUDGET_MS = Number(process.env.E2E_BUDGET_MS ?? 230_000);
 
 const results = [];
 let server = null;
 let browser = null;
 const work = mkdtempSync(join(tmpdir(), 'tiketi-e2e-'));
+const dataDir = join(work, 'data');
+const runStarted = Date.now();
 
 function log(...a) {
   console.log('[e2e]', ...a);
@@ -38,7 +56,6 @@ function fail(msg) {
 }
 
 async function startServer() {
-  const dataDir = join(work, 'data');
   mkdirSync(dataDir, { recursive: true });
   const help = spawnSync(BIN, ['--help'], { encoding: 'utf8' }).stdout ?? '';
   if (/\bseed\b/.test(help)) {
@@ -84,21 +101,47 @@ async function startServer() {
   return `http://127.0.0.1:${port}`;
 }
 
-async function api(base, method, path, body, token) {
+async function apiRaw(base, method, path, body, token, headers = {}) {
   const res = await fetch(base + path, {
     method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!res.ok) fail(`${method} ${path} -> ${res.status} ${text.slice(0, 500)}`);
-  return data;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
+  return { status: res.status, data, text };
 }
 
-// A small on-sale seated event (no waiting room) made through the admin API.
-async function makeEvent(base, title) {
-  const { accessToken } = await api(base, 'POST', '/api/v1/auth/login', { email: 'admin@e2e.test', password: 'e2e-admin-password-1' });
+async function api(base, method, path, body, token, headers = {}) {
+  const r = await apiRaw(base, method, path, body, token, headers);
+  if (r.status >= 400) fail(`${method} ${path} -> ${r.status} ${r.text.slice(0, 500)}`);
+  return r.data;
+}
+
+let adminToken = null;
+async function adminLogin(base) {
+  if (!adminToken) {
+    adminToken = (await api(base, 'POST', '/api/v1/auth/login', { email: 'admin@e2e.test', password: 'e2e-admin-password-1' })).accessToken;
+  }
+  return adminToken;
+}
+
+// A fan made through the API (journeys that are not about sign-up start signed in).
+async function signupApi(base, email, name) {
+  const s = await api(base, 'POST', '/api/v1/auth/signup', { email, name, password: 'fan-password-123' });
+  if (!s.accessToken || !s.refreshToken) fail(`signup answered without tokens: ${JSON.stringify(s).slice(0, 200)}`);
+  return s;
+}
+
+// A seated event (two sections A and B, 3 rows x 8 seats, row 1 VIP, rows 2-3 R) made through the
+// admin API and published. Options: holdMinutes, waitingRoom, saleStart.
+async function makeEvent(base, title, opts = {}) {
+  const accessToken = await adminLogin(base);
   const now = Date.now();
   const day = 86_400_000;
   const venue = await api(base, 'POST', '/api/v1/admin/venues', { name: 'E2E 아트홀', city: '서울' }, accessToken);
@@ -112,13 +155,13 @@ async function makeEvent(base, title) {
       category: 'concert',
       artist: 'E2E Band',
       description: 'End-to-end test event',
-      sale_start: now - 60_000,
+      sale_start: opts.saleStart ?? now - 60_000,
       sale_end: now + 7 * day,
       performance_start: now + 8 * day,
       performance_end: now + 8 * day + 3 * 3_600_000,
       per_user_limit: 4,
-      hold_minutes: 10,
-      waiting_room: { enabled: false },
+      hold_minutes: opts.holdMinutes ?? 10,
+      waiting_room: opts.waitingRoom ?? { enabled: false },
     },
     accessToken,
   );
@@ -143,13 +186,79 @@ async function makeEvent(base, title) {
   await api(base, 'POST', `/api/v1/admin/events/${ev.id}/ticket-types`, { name: 'VIP석', kind: 'seated', category: 'VIP', price: 165000 }, accessToken);
   await api(base, 'POST', `/api/v1/admin/events/${ev.id}/ticket-types`, { name: 'R석', kind: 'seated', category: 'R', price: 99000 }, accessToken);
   const pub = await api(base, 'POST', `/api/v1/admin/events/${ev.id}/publish`, {}, accessToken);
-  if (pub.status !== 'on_sale') fail(`published event is ${pub.status}, expected on_sale`);
+  const want = opts.saleStart && opts.saleStart > Date.now() ? 'scheduled' : 'on_sale';
+  if (pub.status !== want) fail(`published event is ${pub.status}, expected ${want}`);
   return ev.id;
 }
 
+// Polls fn() until it returns a truthy value (bounded).
+async function until(what, fn, timeoutMs = 10_000, everyMs = 200) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+async function seatStatus(base, eventId, seatId) {
+  const seats = await api(base, 'GET', `/api/v1/events/${eventId}/seats`);
+  const s = seats.seats.find((x) => x.id === seatId);
+  if (!s) fail(`seat ${seatId} not in GET /seats`);
+  return s.status;
+}
+
+// Is GET /events/{id}/seats/ws routed on this build? (A plain GET: 404 "route not found" when not.)
+async function seatsWsRouted(base, eventId) {
+  const r = await apiRaw(base, 'GET', `/api/v1/events/${eventId}/seats/ws`);
+  return !(r.status === 404 && /route not found/i.test(r.text));
+}
+
+const pageErrors = [];
+async function newFan(base, session, { lang = 'ko' } = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: lang === 'ko' ? 'ko-KR' : 'en-US' });
+  ctx.setDefaultTimeout(STEP_TIMEOUT);
+  if (session) {
+    await ctx.addInitScript((tokens) => {
+      if (!localStorage.getItem('tiketi.session')) localStorage.setItem('tiketi.session', JSON.stringify(tokens));
+    }, { accessToken: session.accessToken, refreshToken: session.refreshToken });
+  }
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('dialog', (d) => void d.accept());
+  return { ctx, page };
+}
+
+// The decoded text of an .eml from the embedded outbox: headers (encoded words decoded) and every
+// base64 body part.
+function readEml(file) {
+  const raw = readFileSync(file, 'utf8');
+  const decodeWords = (h) => h.replace(/=\?UTF-8\?B\?([^?]*)\?=/gi, (_, b) => Buffer.from(b, 'base64').toString('utf8'));
+  const headerEnd = raw.indexOf('\r\n\r\n');
+  const headers = decodeWords(raw.slice(0, headerEnd).replace(/\r\n[ \t]+/g, ' '));
+  const parts = [];
+  const re = /Content-Transfer-Encoding: base64\r\n\r\n([A-Za-z0-9+/=\r\n]+)/g;
+  for (const m of raw.matchAll(re)) parts.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64').toString('utf8'));
+  const header = (name) => (new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(headers) ?? [])[1] ?? '';
+  return { raw, headers, header, text: parts.join('\n') };
+}
+
+function outboxMails() {
+  const dir = join(dataDir, 'outbox');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.eml'))
+    .map((f) => ({ file: f, ...readEml(join(dir, f)) }));
+}
+
 let currentPage = null;
+let mainPage = null;
+const afterJourney = []; // browser contexts a journey opened: closed after its failure screenshot
 async function journey(name, fn) {
   const started = Date.now();
+  currentPage = mainPage;
   try {
     await fn();
     results.push({ name, ok: true, ms: Date.now() - started });
@@ -158,6 +267,9 @@ async function journey(name, fn) {
     results.push({ name, ok: false, ms: Date.now() - started, error: String(e?.stack ?? e) });
     await currentPage?.screenshot({ path: join(ARTIFACTS, `FAILED-${name.replace(/[^a-z0-9]+/gi, '-')}.png`), fullPage: true }).catch(() => {});
     log(`FAIL ${name}: ${e?.stack ?? e}`);
+  } finally {
+    for (const close of afterJourney.splice(0)) await close().catch(() => {});
+    currentPage = mainPage;
   }
 }
 
@@ -187,9 +299,41 @@ async function main() {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ko-KR' });
   ctx.setDefaultTimeout(STEP_TIMEOUT);
   const page = await ctx.newPage();
-  currentPage = page;
-  const pageErrors = [];
+  currentPage = mainPage = page;
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('dialog', (d) => void d.accept());
+
+  // Hold expiry needs the shortest hold the API allows (hold_minutes = 1, per event): the hold is
+  // taken first and watched to the end after the other journeys.
+  const expiry = {};
+  await journey('hold expiry (1/2): a 1-minute hold with its countdown running', async () => {
+    expiry.eventId = await makeEvent(base, `E2E 만료 ${Date.now()}`, { holdMinutes: 1 });
+    expiry.session = await signupApi(base, 'expiry@e2e.test', '만료 테스트');
+    const { ctx: ectx, page: ep } = await newFan(base, expiry.session);
+    expiry.ctx = ectx;
+    expiry.page = ep;
+    await ep.goto(`${base}/events/${expiry.eventId}/seats`);
+    await ep.locator('[data-seat="A-1-1"][data-status=available]').click();
+    await ep.getByRole('button', { name: '선택 좌석 선점하기' }).click();
+    await ep.waitForURL(/\/reservations\/[^/]+$/);
+    expiry.reservationId = ep.url().split('/').pop();
+    const c = (await ep.getByTestId('hold-countdown').innerText()).trim();
+    if (!/^(00:[0-5]\d|01:00)$/.test(c)) fail(`a 1-minute hold shows ${c}`);
+    const r = await api(base, 'GET', `/api/v1/reservations/${expiry.reservationId}`, undefined, expiry.session.accessToken);
+    expiry.expiresAt = r.expiresAt;
+    if (r.status !== 'PENDING' || r.expiresAt - r.createdAt !== 60_000) fail(`hold: ${r.status}, ${r.expiresAt - r.createdAt} ms`);
+    if ((await seatStatus(base, expiry.eventId, 'A-1-1')) !== 'held') fail('A-1-1 is not held');
+    await shot(ep, '20-hold-expiry-countdown');
+    // Watch the countdown from inside the page while the other journeys run.
+    await ep.evaluate(() => {
+      window.__samples = [];
+      setInterval(() => {
+        const c = document.querySelector('[data-testid=hold-countdown]');
+        const x = document.querySelector('[data-testid=hold-expired]');
+        window.__samples.push([Date.now(), c ? c.textContent.trim() : null, !!x]);
+      }, 200);
+    });
+  });
 
   await journey('sign up (Korean UI, field errors in words)', async () => {
     await page.goto(`${base}/signup`);
@@ -274,6 +418,117 @@ async function main() {
     if (held.join() !== 'A-1-1,A-1-2') fail(`held seats: ${held.join()}`);
   });
 
+  // The same fan goes on from the hold: points charged through the gateway's checkout page, then
+  // points + card for the held seats, confirmation, tickets with QR codes, the email, cancel + refund.
+  const buyer = { email: 'fan@e2e.test' };
+  await journey('points charge through the gateway checkout page (test mode)', async () => {
+    buyer.reservationUrl = page.url();
+    if (!/\/reservations\/[^/]+$/.test(buyer.reservationUrl)) fail(`not on the reservation page: ${buyer.reservationUrl}`);
+    buyer.reservationId = buyer.reservationUrl.split('/').pop();
+    const p2 = await ctx.newPage();
+    currentPage = p2;
+    await p2.goto(`${base}/me`);
+    await p2.getByTestId('points-balance').waitFor();
+    if (!/₩\s?0\b/.test(await p2.getByTestId('points-balance').innerText())) fail('a new fan should have no points');
+    await p2.locator('input[name=amount]').fill('50000');
+    await p2.getByRole('button', { name: '충전', exact: true }).click();
+    // The simulator's hosted page, clearly in test mode.
+    await p2.waitForURL(/\/checkout\?/);
+    await p2.getByText('TEST MODE').waitFor();
+    if (!(await p2.content()).includes('50000')) fail('checkout page does not show the amount');
+    await shot(p2, '11-gateway-checkout-points');
+    await p2.getByRole('button', { name: 'Pay' }).click();
+    await p2.waitForURL(`${base}/me`, { timeout: 15_000 });
+    await p2.waitForFunction(() => /50,000/.test(document.querySelector('[data-testid=points-balance]')?.textContent ?? ''), null, { timeout: 10_000 });
+    await p2.locator('[data-testid=points-history] li[data-kind=CHARGE]').first().waitFor();
+    await p2.close();
+    currentPage = page;
+  });
+
+  await journey('checkout: points + card through the gateway, confirmation page', async () => {
+    await page.goto(buyer.reservationUrl);
+    await page.getByTestId('hold-countdown').waitFor();
+    const res = await page.evaluate(async (id) => {
+      const t = JSON.parse(localStorage.getItem('tiketi.session'));
+      const r = await fetch(`/api/v1/reservations/${id}`, { headers: { Authorization: `Bearer ${t.accessToken}` } });
+      return r.json();
+    }, buyer.reservationId);
+    buyer.amount = res.amount;
+    if (res.amount !== 330_000) fail(`2 VIP seats should cost 330,000, reservation says ${res.amount}`);
+    await page.getByText('잔액: ₩50,000').waitFor();
+    await page.getByLabel(/사용할 포인트/).fill('50000');
+    await page.getByRole('button', { name: '₩280,000 결제하기' }).click();
+    await page.waitForURL(/\/checkout\?/);
+    await page.getByText('TEST MODE').waitFor();
+    await shot(page, '12-gateway-checkout-card');
+    await page.getByRole('button', { name: 'Pay' }).click();
+    await page.waitForURL(`${base}/reservations/${buyer.reservationId}/done`, { timeout: 15_000 });
+    await page.getByRole('heading', { name: '예매 완료' }).waitFor({ timeout: 20_000 });
+    const st = (await page.getByTestId('reservation-status').innerText()).trim();
+    if (st !== '예매 확정') fail(`confirmation shows ${st}`);
+    await shot(page, '13-confirmation');
+  });
+
+  await journey('my tickets with QR codes (the SVG loads)', async () => {
+    const qrResponses = [];
+    page.on('response', (r) => {
+      if (/\/api\/v1\/tickets\/[^/]+\/qr\.svg$/.test(new URL(r.url()).pathname)) qrResponses.push(r);
+    });
+    await page.getByRole('link', { name: '내 티켓 보기' }).click();
+    await page.waitForURL(`${base}/tickets`);
+    await page.getByTestId('ticket').nth(1).waitFor();
+    const n = await page.getByTestId('ticket').count();
+    if (n !== 2) fail(`expected 2 tickets, got ${n}`);
+    await page.getByTestId('ticket-qr').nth(1).waitFor();
+    const sizes = await page.$$eval('img[data-testid=ticket-qr]', (imgs) => imgs.map((i) => (i.complete ? i.naturalWidth : 0)));
+    if (sizes.length !== 2 || sizes.some((w) => !(w > 0))) fail(`QR images did not load: ${sizes}`);
+    if (qrResponses.length < 2) fail(`expected 2 QR requests, saw ${qrResponses.length}`);
+    for (const r of qrResponses) {
+      const ct = r.headers()['content-type'] ?? '';
+      const body = await r.text();
+      if (r.status() !== 200 || !ct.includes('image/svg+xml') || !body.includes('<svg')) fail(`QR response ${r.status()} ${ct} ${body.slice(0, 80)}`);
+    }
+    buyer.codes = await page.$$eval('[data-testid=ticket] code', (els) => els.map((e) => e.textContent.trim()));
+    if (buyer.codes.length !== 2 || buyer.codes.some((c) => c.length < 6)) fail(`ticket codes: ${buyer.codes}`);
+    await shot(page, '14-tickets-qr');
+  });
+
+  await journey('the confirmation email lands in the outbox (recipient, title, ticket codes)', async () => {
+    const mail = await until(
+      'the reservation_confirmed email in <data-dir>/outbox',
+      () => outboxMails().find((m) => m.header('To').includes(buyer.email) && m.header('Subject').includes('예매 확정:')),
+      20_000,
+      300,
+    );
+    if (!mail.header('Subject').includes(title)) fail(`subject: ${mail.header('Subject')}`);
+    for (const c of buyer.codes) if (!mail.text.includes(c)) fail(`ticket code ${c} missing from the email body`);
+    if (!mail.text.includes(title)) fail('event title missing from the email body');
+    if (!/330,000/.test(mail.text)) fail('amount missing from the email body');
+    writeFileSync(join(ARTIFACTS, '15-confirmation-email.txt'), `${mail.headers}\n\n${mail.text}`);
+  });
+
+  await journey('reservation detail and cancel with the refund shown', async () => {
+    await page.locator('[data-testid=ticket] a', { hasText: '예약 상세' }).first().click();
+    await page.waitForURL(`${base}/reservations/${buyer.reservationId}`);
+    await page.locator('[data-testid=reservation-status]', { hasText: '예매 확정' }).waitFor();
+    const detail = await page.locator('.card').first().innerText();
+    if (!detail.includes('A 1-1') || !detail.includes('A 1-2') || !/330,000/.test(detail)) fail(`reservation detail: ${detail}`);
+    await page.getByRole('button', { name: '예매 취소' }).click(); // confirm() is accepted
+    await page.locator('[data-testid=reservation-status]', { hasText: '취소됨' }).waitFor();
+    const refund = page.locator('[data-testid=refund][data-status=refunded]');
+    await refund.waitFor({ timeout: 20_000 });
+    const text = await refund.innerText();
+    if (!/330,000/.test(text) || !/포인트 환불: ₩50,000/.test(text) || !/카드 결제 취소: ₩280,000/.test(text)) fail(`refund panel: ${text}`);
+    await shot(page, '16-cancelled-refund');
+    const seats = await api(base, 'GET', `/api/v1/events/${eventId}/seats`);
+    const back = seats.seats.filter((x) => ['A-1-1', 'A-1-2'].includes(x.id)).map((x) => x.status);
+    if (back.join() !== 'available,available') fail(`cancelled seats are ${back}`);
+    await page.goto(`${base}/me`);
+    await page.waitForFunction(() => /50,000/.test(document.querySelector('[data-testid=points-balance]')?.textContent ?? ''), null, { timeout: 10_000 });
+    await page.locator('[data-testid=points-history] li[data-kind=REFUND]').first().waitFor();
+    await until('the cancellation email', () => outboxMails().find((m) => m.header('To').includes(buyer.email) && /취소/.test(m.header('Subject'))), 15_000, 300);
+  });
+
   await journey('my tickets and profile pages render (empty states, no blank page)', async () => {
     const p2 = await ctx.newPage();
     await p2.goto(`${base}/tickets`);
@@ -315,12 +570,261 @@ async function main() {
     await actx.close();
   });
 
+  // Two fans, two browsers, one seat.
+  await journey('two browsers race for the same seat: one wins, the other is told and picks another', async () => {
+    const raceEvent = await makeEvent(base, `E2E 경쟁 ${Date.now()}`);
+    const wsRouted = await seatsWsRouted(base, raceEvent);
+    log(`seat map live channel: ${wsRouted ? 'WebSocket route present' : 'no /seats/ws route on this build: polling'}`);
+    const a = await newFan(base, await signupApi(base, 'race-a@e2e.test', '경쟁 A'));
+    const b = await newFan(base, await signupApi(base, 'race-b@e2e.test', '경쟁 B'));
+    const third = await signupApi(base, 'race-c@e2e.test', '경쟁 C');
+    try {
+      currentPage = b.page;
+      const framesB = [];
+      b.page.on('websocket', (ws) => {
+        if (ws.url().includes('/seats/ws')) ws.on('framereceived', (f) => framesB.push(String(f.payload)));
+      });
+      await Promise.all([a.page.goto(`${base}/events/${raceEvent}/seats`), b.page.goto(`${base}/events/${raceEvent}/seats`)]);
+      const want = wsRouted ? 'websocket' : 'poll';
+      for (const p of [a.page, b.page]) {
+        await p.locator('[data-seat="A-2-5"][data-status=available]').waitFor();
+        await p.locator(`[data-testid=seats-conn][data-state=${want}]`).waitFor({ timeout: 10_000 });
+      }
+      // Live update from another buyer: C holds B-3-8 through the API; B's open map shows it taken.
+      await api(base, 'POST', '/api/v1/reservations', { eventId: raceEvent, seatIds: ['B-3-8'] }, third.accessToken, { 'Idempotency-Key': `race-c-${Date.now()}` });
+      const t0 = Date.now();
+      await b.page.locator('[data-seat="B-3-8"][data-status=held]').waitFor({ timeout: 8_000 });
+      log(`B's map showed C's hold after ${Date.now() - t0} ms (${want})`);
+      if (wsRouted && !framesB.some((f) => f.includes('"type":"seats"') && f.includes('B-3-8'))) {
+        fail(`no seats frame for B-3-8 reached B's WebSocket; frames: ${framesB.join(' | ').slice(0, 400)}`);
+      }
+      // Both pick A-2-5 and press hold at the same moment.
+      await a.page.locator('[data-seat="A-2-5"]').click();
+      await b.page.locator('[data-seat="A-2-5"]').click();
+      const holdA = a.page.getByRole('button', { name: '선택 좌석 선점하기' });
+      const holdB = b.page.getByRole('button', { name: '선택 좌석 선점하기' });
+      await Promise.all([holdA.click(), holdB.click()]);
+      const outcome = (p) =>
+        Promise.race([
+          p.waitForURL(/\/reservations\/[^/]+$/, { timeout: 10_000 }).then(() => 'won'),
+          p.locator('.error[data-code=seat_unavailable]').waitFor({ timeout: 10_000 }).then(() => 'lost'),
+        ]);
+      const [oa, ob] = await Promise.all([outcome(a.page), outcome(b.page)]);
+      if ([oa, ob].sort().join() !== 'lost,won') fail(`expected exactly one winner, got A=${oa} B=${ob}`);
+      const winner = oa === 'won' ? a : b;
+      const loser = oa === 'won' ? b : a;
+      currentPage = loser.page;
+      await shot(winner.page, '17-race-winner');
+      // The loser is told in words, the seat shows taken, the pick is dropped.
+      const words = await loser.page.locator('.error[data-code=seat_unavailable]').innerText();
+      if (!words.includes('방금 다른 분이 선택한 좌석이 있습니다')) fail(`loser sees: ${words}`);
+      await loser.page.locator('[data-seat="A-2-5"][data-status=held]').waitFor({ timeout: 8_000 });
+      await loser.page.getByText('선택한 좌석 0/4').waitFor();
+      await shot(loser.page, '18-race-loser-seat-taken');
+      await loser.page.locator('[data-seat="A-2-6"][data-status=available]').click();
+      await loser.page.getByRole('button', { name: '선택 좌석 선점하기' }).click();
+      await loser.page.waitForURL(/\/reservations\/[^/]+$/);
+      await loser.page.locator('[data-testid=reservation-status]', { hasText: '결제 대기' }).waitFor();
+      const statuses = await Promise.all(['A-2-5', 'A-2-6', 'B-3-8'].map((id) => seatStatus(base, raceEvent, id)));
+      if (statuses.join() !== 'held,held,held') fail(`seats after the race: ${statuses}`);
+      await shot(loser.page, '19-race-loser-other-seat');
+    } finally {
+      afterJourney.push(() => a.ctx.close(), () => b.ctx.close());
+    }
+  });
+
+  await journey('waiting room: position, people ahead, ETA, live state, reload keeps the place, admission token on the hold', async () => {
+    // One shopper at a time: q0 takes the only slot, q1 waits, then the browser fan.
+    const wr = await makeEvent(base, `E2E 대기열 ${Date.now()}`, { waitingRoom: { enabled: true, admission_per_minute: 600, max_active: 1 } });
+    const q0 = await signupApi(base, 'queue-0@e2e.test', '대기 0');
+    const q1 = await signupApi(base, 'queue-1@e2e.test', '대기 1');
+    const fanSession = await signupApi(base, 'queue-fan@e2e.test', '대기 팬');
+    const qpath = `/api/v1/events/${wr}/queue`;
+    await api(base, 'POST', qpath, undefined, q0.accessToken);
+    await until('q0 admitted', async () => (await api(base, 'GET', qpath, undefined, q0.accessToken)).state === 'admitted', 8_000);
+    await api(base, 'POST', qpath, undefined, q1.accessToken);
+    const s1 = await api(base, 'GET', qpath, undefined, q1.accessToken);
+    if (s1.state !== 'waiting') fail(`q1 should wait behind the full slot, is ${s1.state}`);
+    // Without an admission token the hold is refused (so the token the browser sends matters).
+    const noToken = await apiRaw(base, 'POST', '/api/v1/reservations', { eventId: wr, seatIds: ['B-2-2'] }, fanSession.accessToken, { 'Idempotency-Key': `nt-${Date.now()}` });
+    if (noToken.status !== 403 || !/^admission_/.test(noToken.data?.error?.code ?? '')) fail(`hold without admission: ${noToken.status} ${noToken.text}`);
+
+    const f = await newFan(base, fanSession);
+    currentPage = f.page;
+    try {
+      const fp = f.page;
+      await fp.goto(`${base}/events/${wr}`);
+      await fp.getByTestId('book').click(); // "대기열 입장"
+      await fp.waitForURL(`${base}/events/${wr}/queue`);
+      await fp.getByTestId('queue-position').waitFor();
+      await until('position 2 on screen', async () => (await fp.getByTestId('queue-position').innerText()).trim() === '2', 8_000);
+      if ((await fp.getByTestId('queue-ahead').innerText()).trim() !== '앞에 1명') fail(`ahead: ${await fp.getByTestId('queue-ahead').innerText()}`);
+      const eta = (await fp.getByTestId('queue-eta').innerText()).trim();
+      if (!/^\d+초$/.test(eta)) fail(`ETA shows ${eta}`);
+      await fp.locator('[data-testid=conn-state][data-state=websocket]').waitFor({ timeout: 10_000 });
+      if (!(await fp.getByTestId('conn-state').innerText()).includes('실시간 연결됨')) fail('connection state not in words');
+      await shot(fp, '21-waiting-room');
+      const before = await api(base, 'GET', qpath, undefined, fanSession.accessToken);
+      // A reload keeps the place.
+      await fp.reload();
+      await fp.getByTestId('queue-position').waitFor();
+      await until('position 2 after reload', async () => (await fp.getByTestId('queue-position').innerText()).trim() === '2', 8_000);
+      const after = await api(base, 'GET', qpath, undefined, fanSession.accessToken);
+      if (after.state !== 'waiting' || after.seq !== before.seq || after.position !== 2) fail(`after reload: ${JSON.stringify(after)} (before seq ${before.seq})`);
+      await fp.locator('[data-testid=conn-state][data-state=websocket]').waitFor({ timeout: 10_000 });
+      // q0 leaves: q1 is admitted, the fan moves to the front live.
+      await api(base, 'DELETE', qpath, undefined, q0.accessToken);
+      await until('position 1 on screen (live)', async () => (await fp.getByTestId('queue-position').innerText().catch(() => '')).trim() === '1', 10_000);
+      // q1 leaves: the fan is admitted and goes on to the seats.
+      const holdRequests = [];
+      fp.on('request', (r) => {
+        if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/v1/reservations') holdRequests.push(r);
+      });
+      await api(base, 'DELETE', qpath, undefined, q1.accessToken);
+      await fp.getByTestId('queue-admitted').waitFor({ timeout: 10_000 });
+      await shot(fp, '22-waiting-room-admitted');
+      await fp.waitForURL(`${base}/events/${wr}/seats`, { timeout: 10_000 });
+      await fp.locator('[data-seat="B-2-2"][data-status=available]').click();
+      await fp.getByRole('button', { name: '선택 좌석 선점하기' }).click();
+      await fp.waitForURL(/\/reservations\/[^/]+$/);
+      await fp.locator('[data-testid=reservation-status]', { hasText: '결제 대기' }).waitFor();
+      if (holdRequests.length !== 1) fail(`expected one hold request, saw ${holdRequests.length}`);
+      const token = (await holdRequests[0].allHeaders())['x-admission-token'];
+      if (!token || token.length < 20) fail(`the hold did not carry X-Admission-Token (${token})`);
+      await shot(fp, '23-waiting-room-hold');
+    } finally {
+      afterJourney.push(() => f.ctx.close());
+    }
+  });
+
+  await journey('admin creates and publishes an event that then goes on sale; a fan sees it on sale', async () => {
+    const actx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ko-KR' });
+    actx.setDefaultTimeout(STEP_TIMEOUT);
+    const a = await actx.newPage();
+    a.on('pageerror', (e) => pageErrors.push(String(e)));
+    currentPage = a;
+    const soonTitle = `E2E 곧 오픈 ${Date.now()}`;
+    try {
+      await a.goto(`${base}/login?next=/admin/events/new`);
+      await a.getByLabel('이메일').fill('admin@e2e.test');
+      await a.getByLabel('비밀번호').fill('e2e-admin-password-1');
+      await a.locator('form button[type=submit]').click();
+      await a.waitForURL(`${base}/admin/events/new`);
+      const seoul = (ms) => new Date(ms + 9 * 3_600_000).toISOString().slice(0, 19);
+      await a.locator('input[name=title]').fill(soonTitle);
+      await a.locator('input[name=artist]').fill('E2E Admin Band');
+      // Publishing needs a venue (the API says so in words otherwise).
+      await a.locator('select[name=venue_id] option').nth(1).waitFor({ state: 'attached' });
+      await a.locator('select[name=venue_id]').selectOption({ index: 1 });
+      await a.locator('form button[type=submit]').first().click();
+      await a.waitForURL(/\/admin\/events\/[0-9a-f-]{20,}$/);
+      const id = a.url().split('/').pop();
+      await a.locator('[data-testid=admin-event-status]', { hasText: '초안' }).waitFor().catch(async () => {
+        fail(`new event status: ${await a.getByTestId('admin-event-status').innerText()}`);
+      });
+      // Seating from the generator (2 sections x 5 rows x 10 seats, VIP rows 1-2, R rows 3-5).
+      await a.getByTestId('seating-save').click();
+      await a.getByText('100 seats').waitFor();
+      const form = a.getByTestId('ticket-type-form');
+      for (const [name, cat, price] of [['VIP석', 'VIP', '150000'], ['R석', 'R', '90000']]) {
+        await form.locator('input[name=name]').fill(name);
+        await form.locator('select[name=kind]').selectOption('seated');
+        await form.locator('input[name=category]').fill(cat);
+        await form.locator('input[name=price]').fill(price);
+        await form.locator('button[type=submit]').click();
+        await a.locator('td', { hasText: name }).first().waitFor();
+      }
+      // Last, the sale start a few seconds ahead (to the second), saved, then publish at once.
+      const saleStart = Date.now() + 20_000;
+      await a.locator('input[name=sale_start]').fill(seoul(saleStart));
+      await a.locator('form button[type=submit]').first().click();
+      await a.getByText('저장되었습니다.').waitFor();
+      await a.getByTestId('publish').click();
+      await a.locator('[data-testid=admin-event-status]', { hasText: '판매 예정' }).waitFor();
+      if (Date.now() >= saleStart) fail('publishing took longer than the 20 s to the sale start (machine too slow?)');
+      const ev = await api(base, 'GET', `/api/v1/events/${id}`);
+      if (Math.abs(ev.sale_start - Math.floor(saleStart / 1000) * 1000) > 0) fail(`sale_start ${ev.sale_start}, entered ${saleStart}`);
+      if (ev.ticket_types.length !== 2) fail(`ticket types: ${ev.ticket_types.length}`);
+      await shot(a, '24-admin-published-scheduled');
+
+      // A fan watches the countdown; the page turns to on sale by itself.
+      const f = await newFan(base, await signupApi(base, 'soon@e2e.test', '오픈 대기'));
+      currentPage = f.page;
+      try {
+        await f.page.goto(`${base}/`);
+        await f.page.locator('.event-card', { hasText: soonTitle }).waitFor();
+        await f.page.locator('.event-card a', { hasText: soonTitle }).click();
+        await f.page.waitForURL(`${base}/events/${id}`);
+        await f.page.locator('.badge-scheduled').first().waitFor();
+        await f.page.getByText('예매 시작까지').waitFor();
+        await f.page.getByText('지금은 예매할 수 없습니다.').waitFor();
+        if (await f.page.getByTestId('book').count()) fail('a book button before the sale start');
+        await shot(f.page, '25-fan-before-sale');
+        await f.page.locator('.badge-on_sale').first().waitFor({ timeout: saleStart - Date.now() + 15_000 });
+        if (Date.now() < saleStart - 1_000) fail('on sale before the sale start');
+        await f.page.getByTestId('book').click();
+        await f.page.waitForURL(`${base}/events/${id}/seats`);
+        await f.page.locator('[data-testid=seatmap] rect.seat[data-status=available]').first().waitFor();
+        const n = await f.page.locator('[data-testid=seatmap] rect.seat').count();
+        if (n !== 100) fail(`seat map of the new event shows ${n} seats, expected 100`);
+        await shot(f.page, '26-fan-on-sale-seats');
+      } finally {
+        afterJourney.push(() => f.ctx.close());
+      }
+    } finally {
+      afterJourney.push(() => actx.close());
+    }
+  });
+
+  await journey('hold expiry (2/2): countdown reaches zero, the UI says so, the seat is available again', async () => {
+    if (!expiry.page) fail('the first half did not run');
+    const ep = expiry.page;
+    currentPage = ep;
+    await ep.getByTestId('hold-expired').waitFor({ timeout: Math.max(0, expiry.expiresAt - Date.now()) + 10_000 });
+    const samples = await ep.evaluate(() => window.__samples);
+    const counting = samples.filter((x) => x[1] !== null);
+    const lastCount = counting.at(-1);
+    const firstExpired = samples.find((x) => x[2]);
+    const distinct = new Set(counting.map((x) => x[1]));
+    if (!lastCount || !/^00:0[0-2]$/.test(lastCount[1])) fail(`the countdown was last seen at ${lastCount?.[1]}`);
+    if (distinct.size < 20) fail(`the countdown did not run down second by second (${distinct.size} values seen)`);
+    if (!firstExpired || firstExpired[0] < expiry.expiresAt - 1_000) fail(`expired shown at ${firstExpired?.[0]}, hold ends at ${expiry.expiresAt}`);
+    log(`countdown went ${counting[0]?.[1]} -> ${lastCount[1]}; expiry shown ${firstExpired[0] - expiry.expiresAt} ms after the hold's end`);
+    const words = await ep.getByTestId('hold-expired').innerText();
+    if (!words.includes('선점 시간이 만료되어 좌석이 해제되었습니다')) fail(`expired message: ${words}`);
+    if (Date.now() < expiry.expiresAt - 1_500) fail('expired shown before the hold ended');
+    if (await ep.getByRole('button', { name: /결제하기/ }).count()) fail('pay button still offered after expiry');
+    await shot(ep, '27-hold-expired');
+    // The server agrees and released the seat.
+    await until('reservation EXPIRED on the server', async () => (await api(base, 'GET', `/api/v1/reservations/${expiry.reservationId}`, undefined, expiry.session.accessToken)).status === 'EXPIRED', 10_000, 300);
+    await until('A-1-1 available again', async () => (await seatStatus(base, expiry.eventId, 'A-1-1')) === 'available', 10_000, 300);
+    await ep.locator('[data-testid=reservation-status]', { hasText: '만료' }).waitFor();
+    await ep.getByRole('link', { name: '좌석 다시 선택' }).click();
+    await ep.waitForURL(`${base}/events/${expiry.eventId}/seats`);
+    await ep.locator('[data-seat="A-1-1"][data-status=available]').waitFor({ timeout: 8_000 });
+    await shot(ep, '28-seat-released');
+    afterJourney.push(() => expiry.ctx.close());
+  });
+
   if (pageErrors.length) {
     results.push({ name: 'no uncaught page errors', ok: false, error: pageErrors.join('\n') });
   }
 }
 
 let code = 0;
+// Last resort: a hung browser or server never keeps the suite waiting past the budget.
+const watchdog = setTimeout(() => {
+  log(`FAIL the run exceeded its budget of ${RUN_BUDGET_MS} ms; stopping`);
+  results.push({ name: 'run within budget', ok: false, error: `exceeded ${RUN_BUDGET_MS} ms` });
+  try {
+    writeFileSync(join(ARTIFACTS, 'results.json'), JSON.stringify(results, null, 2));
+  } catch {
+    // artifacts dir missing
+  }
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+  process.exit(1);
+}, RUN_BUDGET_MS);
 try {
   await main();
 } catch (e) {
@@ -343,7 +847,8 @@ try {
   }
   rmSync(work, { recursive: true, force: true });
 }
+clearTimeout(watchdog);
 const failed = results.filter((r) => !r.ok);
 writeFileSync(join(ARTIFACTS, 'results.json'), JSON.stringify(results, null, 2));
-log(`${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${ARTIFACTS}`);
+log(`${results.length - failed.length} passed, ${failed.length} failed in ${Math.round((Date.now() - runStarted) / 1000)} s; screenshots in ${ARTIFACTS}`);
 process.exit(code || (failed.length ? 1 : 0) || (results.length === 0 ? 1 : 0));

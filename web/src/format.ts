@@ -83,17 +83,20 @@ export function formatEta(seconds: number | null | undefined, lang: Lang): strin
   return lang === 'ko' ? `약 ${h}시간 ${rm}분` : `about ${h} h ${rm} min`;
 }
 
-// Parses "YYYY-MM-DDTHH:MM" from <input type=datetime-local> as Seoul time -> epoch ms.
+// Parses "YYYY-MM-DDTHH:MM[:SS]" from <input type=datetime-local step=1> as Seoul time -> epoch ms.
 export function seoulLocalToMs(value: string): number | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/.exec(value);
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?$/.exec(value);
   if (!m) {
     return null;
   }
-  const [, y, mo, d, h, mi] = m.map(Number) as unknown as number[];
-  return Date.UTC(y, mo - 1, d, h - 9, mi);
+  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => Number(x ?? 0));
+  return Date.UTC(y, mo - 1, d, h - 9, mi, sec);
 }
 
+// The value for <input type=datetime-local>: seconds only when there are any (a sale can start at
+// 20:00:30, and the browser shows HH:MM when the seconds are zero).
 export function msToSeoulLocal(ms: number): string {
-  const d = new Date(ms + 9 * 3600_000);
-  return d.toISOString().slice(0, 16);
+  const d = new Date(Math.floor(ms / 1000) * 1000 + 9 * 3600_000);
+  const s = d.toISOString();
+  return s.slice(17, 19) === '00' ? s.slice(0, 16) : s.slice(0, 19);
 }

@@ -135,6 +135,8 @@ export interface Payment {
   checkoutUrl?: string;
   testMode?: boolean;
   failureReason?: string;
+  createdAt?: number;
+  updatedAt?: number;
 }
 
 export interface QueueStanding {

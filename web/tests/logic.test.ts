@@ -92,6 +92,10 @@ describe('KRW and time formatting', () => {
     expect(ms).toBe(Date.UTC(2026, 0, 2, 0, 30));
     expect(msToSeoulLocal(ms)).toBe('2026-01-02T09:30');
     expect(seoulLocalToMs('nonsense')).toBeNull();
+    // Seconds, for a sale that starts in a moment.
+    const withSec = seoulLocalToMs('2026-01-02T09:30:15')!;
+    expect(withSec).toBe(Date.UTC(2026, 0, 2, 0, 30, 15));
+    expect(msToSeoulLocal(withSec + 400)).toBe('2026-01-02T09:30:15');
   });
 });
 

@@ -188,7 +188,7 @@ function EventForm({ e, onSubmit, err }: { e?: EventDetail; onSubmit: (f: FormDa
   const dt = (name: string, v: number) => (
     <label class="field">
       {name}
-      <input type="datetime-local" name={name} defaultValue={msToSeoulLocal(v)} required />
+      <input type="datetime-local" name={name} step={1} defaultValue={msToSeoulLocal(v)} required />
     </label>
   );
   return (
@@ -337,7 +337,7 @@ function SeatingGenerator({ id, disabled, onSaved }: { id: string; disabled: boo
       </svg>
       <ErrorBox error={err} />
       {msg && <p role="status">{msg}</p>}
-      <button type="button" class="primary" disabled={disabled || !built.spec} onClick={() => void save()}>
+      <button type="button" class="primary" disabled={disabled || !built.spec} onClick={() => void save()} data-testid="seating-save">
         {t('common.save')}
       </button>
     </section>
@@ -393,7 +393,7 @@ function TicketTypes({ e, reload }: { e: EventDetail; reload: () => void }) {
         </tbody>
       </table>
       {e.status === 'draft' && (
-        <form class="form-grid" onSubmit={add}>
+        <form class="form-grid" onSubmit={add} data-testid="ticket-type-form">
           <label class="field">
             name
             <input name="name" required />

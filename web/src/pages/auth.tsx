@@ -262,10 +262,10 @@ export function ProfilePage() {
           {history.error ? (
             <ErrorBox error={history.error} />
           ) : (
-            <ul class="plain">
+            <ul class="plain" data-testid="points-history">
               {(history.data?.items ?? []).map((h) => (
-                <li key={h.id}>
-                  {formatDateTime(h.createdAt, l)} · {h.kind} · {formatKRW(h.amount)} → {formatKRW(h.balanceAfter)}
+                <li key={h.id} data-kind={h.kind}>
+                  {formatDateTime(h.createdAt, l)} · {t(`points.${h.kind}`)} · {formatKRW(h.amount)} → {formatKRW(h.balanceAfter)}
                 </li>
               ))}
             </ul>

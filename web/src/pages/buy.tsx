@@ -1,14 +1,15 @@
 // The purchase spine: seat map (or GA quantity) -> hold with countdown -> checkout (points and/or
 // card through the gateway's checkout page) -> confirmation.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, newIdempotencyKey, toApiError } from '../api';
+import { ApiError, newIdempotencyKey } from '../api';
 import { formatDateTime, formatKRW } from '../format';
 import { t } from '../i18n';
 import { navigate, query } from '../router';
 import { admissionFor, api, clearAdmission, pendingFor, savePending } from '../session';
+import { SeatChannel } from '../seatlive';
 import { bounds, categoryColor, clampQuantity, decodePlan, reconcileSelection, seatTotal, statusMap, toggleSeat } from '../seats';
 import type { EventDetail, Payment, Reservation, SeatingPlan, SeatsSnapshot } from '../types';
-import { CountdownText, ErrorBox, Loading, Page, Price, asApiError, useAsync, useLang, useNow } from '../ui';
+import { CountdownText, ErrorBox, Loading, Page, Price, asApiError, useAsync, useLang, useNow, useValue } from '../ui';
 
 // The gateway builds successUrl/failUrl from server settings that may be relative ("/payments/success"):
 // a browser on the gateway's origin needs them absolute, pointing back at this app.
@@ -25,48 +26,17 @@ export function checkoutHref(checkoutUrl: string, origin = window.location.origi
   }
 }
 
-const SEATS_POLL_MS = 2_000;
-
+// Live seat status: WebSocket pushes merged over GET /seats, polling when the socket is down.
 function useSeats(eventId: string) {
   const [snap, setSnap] = useState<SeatsSnapshot | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const [live, setLive] = useState<'connecting' | 'poll' | 'offline'>('connecting');
-  const etag = useRef<string | null>(null);
-  const [n, setN] = useState(0);
+  const ch = useMemo(() => new SeatChannel({ eventId, onSnapshot: setSnap, onError: setError }), [eventId]);
+  const live = useValue(ch.state);
   useEffect(() => {
-    let stop = false;
-    let timer: ReturnType<typeof setTimeout>;
-    const tick = async () => {
-      try {
-        const headers: Record<string, string> = { Accept: 'application/json' };
-        if (etag.current) headers['If-None-Match'] = etag.current;
-        const res = await fetch(`/api/v1/events/${encodeURIComponent(eventId)}/seats`, { headers });
-        if (res.status === 200) {
-          etag.current = res.headers.get('ETag');
-          const body = (await res.json()) as SeatsSnapshot;
-          if (!stop) setSnap(body);
-        } else if (res.status !== 304) {
-          throw await toApiError(res);
-        }
-        if (!stop) {
-          setError(null);
-          setLive('poll');
-        }
-      } catch (e) {
-        if (!stop) {
-          setError(asApiError(e));
-          setLive('offline');
-        }
-      }
-      if (!stop) timer = setTimeout(() => void tick(), SEATS_POLL_MS);
-    };
-    void tick();
-    return () => {
-      stop = true;
-      clearTimeout(timer);
-    };
-  }, [eventId, n]);
-  return { snap, error, live, refresh: () => setN((x) => x + 1) };
+    ch.start();
+    return () => ch.stop();
+  }, [ch]);
+  return { snap, error, live, refresh: () => ch.refresh() };
 }
 
 async function hold(eventId: string, body: Record<string, unknown>): Promise<Reservation> {
@@ -103,7 +73,9 @@ export function SeatsPage({ id }: { id: string }) {
     const { kept, lost } = reconcileSelection(selected, statuses);
     if (lost.length && snap) {
       setSelected(kept);
-      setNotice(`${t('seats.held')}: ${lost.join(', ')} — ${new ApiError(409, 'seat_unavailable', '').describe(l)}`);
+      // After a refused hold the error box already says it in words: no second message.
+      if (err?.code !== 'seat_unavailable')
+        setNotice(`${t('seats.held')}: ${lost.join(', ')} — ${new ApiError(409, 'seat_unavailable', '').describe(l)}`);
     }
   }, [statuses]);
 
@@ -163,8 +135,8 @@ export function SeatsPage({ id }: { id: string }) {
   const gaTypes = e.ticket_types.filter((tt) => tt.kind === 'general_admission');
   return (
     <Page title={`${t('seats.title')} · ${e.title}`}>
-      <p class="conn" data-state={live} role="status">
-        <span class="dot" aria-hidden="true" /> {t('seats.live')}: {live === 'poll' ? t('conn.poll') : live === 'offline' ? t('conn.offline') : t('conn.connecting')}
+      <p class="conn" data-state={live} data-testid="seats-conn" role="status" aria-live="polite">
+        <span class="dot" aria-hidden="true" /> {t('seats.live')}: {t(`conn.${live}`)}
       </p>
       <ErrorBox error={seatsErr && !snap ? seatsErr : null} />
       <ErrorBox error={err} />
@@ -374,10 +346,7 @@ export function ReservationPage({ id }: { id: string }) {
               <a href="/tickets">{t('confirm.viewTickets')}</a>
             </p>
           )}
-          {res.status === 'CANCELLED' && res.refund && (
-            <p>{t('res.refunded', { amount: formatKRW(res.refund.amount ?? (res.refund.pointsAmount ?? 0) + (res.refund.cardAmount ?? 0)) })}</p>
-          )}
-          {res.status === 'CANCELLED' && !res.refund && res.paymentId && <p>{t('res.refunded', { amount: formatKRW(res.amount) })}</p>}
+          {res.status === 'CANCELLED' && res.paymentId && <RefundInfo paymentId={res.paymentId} />}
           {(res.status === 'CONFIRMED' || (res.status === 'PENDING' && !isExpired)) && (
             <button type="button" class="secondary" onClick={() => void cancel()}>
               {res.status === 'CONFIRMED' ? t('res.cancel') : t('hold.cancel')}
@@ -389,7 +358,14 @@ export function ReservationPage({ id }: { id: string }) {
             <p>
               {t('hold.expiresIn')}{' '}
               <strong class="big" data-testid="hold-countdown">
-                <CountdownText target={res.expiresAt} onDone={() => setExpired(true)} />
+                <CountdownText
+                  target={res.expiresAt}
+                  onDone={() => {
+                    setExpired(true);
+                    // The server's sweeper releases the seats about now: show its word on it.
+                    setTimeout(() => r.reload(), 2_000);
+                  }}
+                />
               </strong>
             </p>
             <label class="field">
@@ -424,6 +400,74 @@ export function ReservationPage({ id }: { id: string }) {
         {res.status !== 'PENDING' && <ErrorBox error={err} />}
       </div>
     </Page>
+  );
+}
+
+// After a cancellation the payment service refunds asynchronously (points at once, the card
+// through the gateway): follow the payment until the refund is done and show what came back.
+function RefundInfo({ paymentId }: { paymentId: string }) {
+  const l = useLang();
+  const [p, setP] = useState<Payment | null>(null);
+  const [err, setErr] = useState<ApiError | null>(null);
+  useEffect(() => {
+    let stop = false;
+    let tries = 0;
+    let timer: ReturnType<typeof setTimeout>;
+    const tick = async () => {
+      try {
+        const x = await api.get<Payment>(`/api/v1/payments/${encodeURIComponent(paymentId)}`);
+        if (stop) return;
+        setP(x);
+        setErr(null);
+        const st = x.status.toUpperCase(); // the payment service spells statuses REFUNDED, REFUND_FAILED
+        if (st !== 'REFUNDED' && st !== 'REFUND_FAILED' && tries++ < 60) timer = setTimeout(() => void tick(), 500);
+      } catch (e) {
+        if (!stop) setErr(asApiError(e));
+      }
+    };
+    void tick();
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+    };
+  }, [paymentId]);
+  if (err) return <ErrorBox error={err} />;
+  if (!p) return <Loading />;
+  const status = p.status.toLowerCase();
+  if (status === 'refund_failed') {
+    return (
+      <div class="error" role="alert" data-testid="refund" data-status={status}>
+        <p>{t('res.refundFailed')}</p>
+        {p.failureReason && <p class="muted">{p.failureReason}</p>}
+      </div>
+    );
+  }
+  if (status !== 'refunded') {
+    return (
+      <p role="status" data-testid="refund" data-status={status}>
+        {t('res.refundPending')}
+      </p>
+    );
+  }
+  return (
+    <div class="card notice" role="status" data-testid="refund" data-status={status}>
+      <p>
+        <strong>{t('res.refunded', { amount: formatKRW(p.pointsAmount + p.cardAmount) })}</strong>
+      </p>
+      <ul class="plain">
+        {p.pointsAmount > 0 && (
+          <li>
+            {t('res.refundPoints')}: {formatKRW(p.pointsAmount)}
+          </li>
+        )}
+        {p.cardAmount > 0 && (
+          <li>
+            {t('res.refundCard')}: {formatKRW(p.cardAmount)}
+          </li>
+        )}
+      </ul>
+      {p.updatedAt ? <p class="muted small">{formatDateTime(p.updatedAt, l)}</p> : null}
+    </div>
   );
 }
 

@@ -153,6 +153,14 @@ export function EventDetailPage({ id }: { id: string }) {
   const me = useValue(userSignal);
   const now = useNow(1000);
   const ev = useAsync(() => api.get<EventDetail>(`/api/v1/events/${encodeURIComponent(id)}`, { auth: false }), [id]);
+  // The sale start has passed but the server has not switched the status yet (its scheduler runs
+  // every second): ask again until it says on sale.
+  const waitingForSale = ev.data?.status === 'scheduled' && now >= ev.data.sale_start && now < ev.data.sale_end;
+  useEffect(() => {
+    if (!waitingForSale) return;
+    const timer = setInterval(ev.reload, 1_500);
+    return () => clearInterval(timer);
+  }, [waitingForSale]);
   if (ev.loading && !ev.data) return <Loading />;
   if (ev.error || !ev.data) return <ErrorBox error={ev.error ?? new ApiError(404, 'not_found', '')} onRetry={ev.reload} />;
   const e = ev.data;
@@ -222,7 +230,7 @@ export function EventDetailPage({ id }: { id: string }) {
           )}
           {e.waiting_room.enabled && <p class="muted">{t('detail.waitingRoom')}</p>}
           {canBook ? (
-            <button type="button" class="primary wide" onClick={book}>
+            <button type="button" class="primary wide" onClick={book} data-testid="book">
               {!me ? t('detail.signInToBook') : e.waiting_room.enabled ? t('detail.joinQueue') : t('detail.book')}
             </button>
           ) : (

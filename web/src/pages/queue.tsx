@@ -62,9 +62,9 @@ export function QueuePage({ id }: { id: string }) {
           <p class="huge" data-testid="queue-position">
             {standing.position ?? '—'}
           </p>
-          <p>{t('queue.ahead', { n: standing.peopleAhead ?? 0 })}</p>
+          <p data-testid="queue-ahead">{t('queue.ahead', { n: standing.peopleAhead ?? 0 })}</p>
           <p>
-            {t('queue.eta')}: <strong>{standing.paused ? '—' : (eta ?? t('queue.etaUnknown'))}</strong>
+            {t('queue.eta')}: <strong data-testid="queue-eta">{standing.paused ? '—' : (eta ?? t('queue.etaUnknown'))}</strong>
           </p>
           {standing.paused && <p class="notice">{t('queue.paused')}</p>}
           <progress max={Math.max(1, (standing.position ?? 1) + 10)} value={10} aria-hidden="true" />
