@@ -78,6 +78,11 @@ Task<void> Sender::run() {
   running_ = true;
   log::info(s_.ctx.log, "notification sender started",
             {lf("mailer", s_.mailer->describe()), lf("workers", s_.settings.workers)});
+  // A wake-up comes from the consumer inside its transaction, before the new row is committed, so
+  // the pass after a wake-up starts wake_delay_ms later and, when it finds nothing, looks again a
+  // few times (up to ~8x the delay in total) before falling back to the poll interval.
+  int recheck = 0;
+  const auto delay = std::chrono::milliseconds(s_.settings.wake_delay_ms);
   while (!stopped_) {
     PassResult r;
     try {
@@ -88,10 +93,22 @@ Task<void> Sender::run() {
     if (stopped_) {
       break;
     }
-    if (r.claimed < s_.settings.batch) {
-      asio::steady_timer timer(ex, std::chrono::milliseconds(s_.settings.poll_ms));
-      co_await (w->channel->async_receive(asio::as_tuple(asio::use_awaitable)) ||
-                timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (r.claimed >= s_.settings.batch) {
+      continue;  // more may be due right now
+    }
+    if (r.claimed == 0 && recheck > 0) {
+      --recheck;
+      asio::steady_timer timer(ex, delay * (4 - recheck));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    asio::steady_timer timer(ex, std::chrono::milliseconds(s_.settings.poll_ms));
+    auto woke = co_await (w->channel->async_receive(asio::as_tuple(asio::use_awaitable)) ||
+                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (woke.index() == 0 && !stopped_) {
+      recheck = 3;
+      asio::steady_timer settle(ex, delay);
+      co_await settle.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
   running_ = false;
@@ -246,8 +263,16 @@ Task<void> Sender::deliver(const Delivery& d, PassResult& result) {
     co_await s_.store->mark_retry(d.id, s_.owner, next, error, code, email_addr);
     ++result.retried;
     s_.metrics.count(d.template_name, "retried");
-    log::warn(s_.ctx.log, "delivery failed; will retry",
-              {lf("delivery", d.id), lf("attempt", attempt), lf("code", code), lf("error", error)});
+    if (is_sender_config_smtp(code)) {
+      // Every email will fail the same way until an operator fixes the credentials or TLS settings.
+      log::error(s_.ctx.log,
+                 "SMTP server refused our authentication; check notification.smtp_username, "
+                 "smtp_password, smtp_auth and smtp_tls",
+                 {lf("delivery", d.id), lf("attempt", attempt), lf("code", code), lf("error", error)});
+    } else {
+      log::warn(s_.ctx.log, "delivery failed; will retry",
+                {lf("delivery", d.id), lf("attempt", attempt), lf("code", code), lf("error", error)});
+    }
   } else {
     co_await s_.store->mark_failed(d.id, s_.owner, error, code, email_addr);
     ++result.failed;

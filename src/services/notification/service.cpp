@@ -60,7 +60,11 @@ Task<void> on_mail_event(NotificationState* s, store::Tx& tx, const coord::Event
               {lf("event_id", ev.id), lf("topic", ev.topic)});
     co_return;
   }
-  co_await s->store->enqueue(tx, ev.id, *user, ev.topic, ev.payload, ev.created_at_ms);
+  const bool queued = co_await s->store->enqueue(tx, ev.id, *user, ev.topic, ev.payload, ev.created_at_ms);
+  if (queued && s->sender != nullptr) {
+    // Not committed yet: after a wake-up the sender waits wake_delay_ms and re-checks a few times.
+    s->sender->wake();
+  }
 }
 
 Task<void> on_event_published(NotificationState* s, store::Tx& tx, const coord::Event& ev) {
@@ -134,6 +138,7 @@ class NotificationService final : public app::Service {
       co_await on_event_published(raw, tx, ev);
     });
     sender_ = std::make_unique<Sender>(*s);
+    s->sender = sender_.get();
     state_ = std::move(s);
     asio::co_spawn(ctx.executor, consumer_->run(), asio::detached);
     asio::co_spawn(ctx.executor, sender_->run(), asio::detached);

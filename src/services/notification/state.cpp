@@ -1,5 +1,6 @@
 #include "services/notification/state.hpp"
 
+#include <cctype>
 #include <filesystem>
 
 namespace tiketi::notification {
@@ -38,6 +39,7 @@ Settings load_settings(const Config& c) {
   s.workers = static_cast<int>(c.get_int("notification.workers", s.workers, 1, 64));
   s.batch = static_cast<int>(c.get_int("notification.batch", s.batch, 1, 1000));
   s.poll_ms = static_cast<int>(c.get_int("notification.poll_ms", s.poll_ms, 10, 60'000));
+  s.wake_delay_ms = static_cast<int>(c.get_int("notification.wake_delay_ms", s.wake_delay_ms, 0, 1'000));
   s.retry.max_attempts = c.get_int("notification.max_attempts", s.retry.max_attempts, 1, 100);
   s.retry.base_delay_ms =
       c.get_int("notification.retry_base_ms", static_cast<int>(s.retry.base_delay_ms), 1, 3'600'000);
@@ -46,7 +48,38 @@ Settings load_settings(const Config& c) {
   s.smtp.url = s.smtp_url;
   s.smtp.username = str_setting(c, "notification.smtp_username", "");
   s.smtp.password = str_setting(c, "notification.smtp_password", "");
-  s.smtp.require_tls = str_setting(c, "notification.smtp_require_tls", "false") == "true";
+  // notification.smtp_tls: auto | none | starttls | tls (smtp_require_tls=true: the older spelling
+  // of starttls). An smtps:// URL means implicit TLS.
+  const std::string legacy_require = str_setting(c, "notification.smtp_require_tls", "false");
+  std::string tls_mode = str_setting(c, "notification.smtp_tls", legacy_require == "true" ? "starttls" : "auto");
+  if (s.smtp_url.rfind("smtps://", 0) == 0 && tls_mode == "auto") {
+    tls_mode = "tls";
+  }
+  auto tls = parse_smtp_tls(tls_mode);
+  if (!tls) {
+    throw std::invalid_argument("setting notification.smtp_tls: must be auto, none, starttls or tls");
+  }
+  if (s.smtp_url.rfind("smtps://", 0) == 0 && (*tls == SmtpTls::none || *tls == SmtpTls::starttls)) {
+    throw std::invalid_argument("setting notification.smtp_tls: " + tls_mode +
+                                " contradicts the smtps:// URL (implicit TLS); use smtp:// for STARTTLS");
+  }
+  if (*tls == SmtpTls::tls && s.smtp_url.rfind("smtp://", 0) == 0) {
+    s.smtp_url = "smtps://" + s.smtp_url.substr(7);
+    s.smtp.url = s.smtp_url;
+  }
+  s.smtp.tls = *tls;
+  s.smtp.ca_file = str_setting(c, "notification.smtp_ca_file", "");
+  if (!s.smtp.ca_file.empty() && !std::filesystem::is_regular_file(s.smtp.ca_file)) {
+    throw std::invalid_argument("setting notification.smtp_ca_file: no such file: " + s.smtp.ca_file);
+  }
+  std::string mech = str_setting(c, "notification.smtp_auth", "auto");
+  for (auto& ch : mech) {
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  if (mech != "AUTO" && mech != "PLAIN" && mech != "LOGIN") {
+    throw std::invalid_argument("setting notification.smtp_auth: must be auto, plain or login");
+  }
+  s.smtp.auth_mech = mech == "AUTO" ? "" : mech;
   s.smtp.timeout_ms = c.get_int("notification.smtp_timeout_ms", 15'000, 100, 300'000);
   s.claim_ms = std::max<Millis>(s.claim_ms, 2 * s.smtp.timeout_ms);
   return s;

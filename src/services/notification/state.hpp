@@ -31,6 +31,7 @@ struct Settings {
   int workers = 4;
   int batch = 64;
   int poll_ms = 250;
+  int wake_delay_ms = 5;  // after the consumer queued something (see Sender::run)
   Millis claim_ms = 60'000;  // a claim outlives the SMTP timeout
   Millis recipient_cache_ms = 300'000;
   RetryPolicy retry;
@@ -76,8 +77,11 @@ struct Metrics {
   void count(const std::string& template_name, const char* result);
 };
 
+class Sender;
+
 struct NotificationState {
   app::ServiceContext ctx;
+  Sender* sender = nullptr;  // woken by the consumer when it queued a delivery
   Settings settings;
   std::unique_ptr<DeliveryStore> store;
   TemplateSet templates;

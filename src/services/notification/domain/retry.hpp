@@ -1,6 +1,7 @@
 #pragma once
-// When to try a delivery again. Transient failures (connection refused, timeouts, 4xx replies)
-// back off exponentially with full jitter; permanent ones (5xx replies) are not retried; after
+// When to try a delivery again. Transient failures (connection refused, timeouts, TLS failures,
+// 4xx replies, AUTH rejected) back off exponentially with half jitter; permanent ones (5xx replies
+// about the message or recipient) are not retried; after
 // max_attempts the delivery is dead-lettered (FAILED) for an admin to look at.
 #include <cstdint>
 #include <string>
@@ -25,7 +26,19 @@ enum class Outcome { sent, retry, failed };
 // What to do after a failed attempt. smtp_code 0 means no reply (connection error, timeout).
 Outcome after_failure(const RetryPolicy& policy, int attempts_made, int smtp_code);
 
-// 5xx replies are permanent: the server has said the message will never be accepted as is.
-inline bool is_permanent_smtp(int smtp_code) { return smtp_code >= 500 && smtp_code < 600; }
+// Replies about this sender's session, not about the message: 530 (authentication or STARTTLS
+// required), 534 (mechanism too weak), 535 (credentials invalid), 538 (encryption required for the
+// mechanism). They mean our configuration or credentials are wrong (or were rotated): every email
+// fails the same way until an operator fixes it, and then every one of them would be accepted. So,
+// like Postfix's smtp_sasl_auth_soft_bounce, they are treated as transient: retried with backoff,
+// visible in the delivery log, dead-lettered only after max_attempts.
+inline bool is_sender_config_smtp(int smtp_code) {
+  return smtp_code == 530 || smtp_code == 534 || smtp_code == 535 || smtp_code == 538;
+}
+
+// Other 5xx replies are permanent: the server has said this message will never be accepted as is.
+inline bool is_permanent_smtp(int smtp_code) {
+  return smtp_code >= 500 && smtp_code < 600 && !is_sender_config_smtp(smtp_code);
+}
 
 }  // namespace tiketi::notification

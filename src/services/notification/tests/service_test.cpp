@@ -24,6 +24,7 @@
 #include "services/notification/service.hpp"
 #include "services/notification/state.hpp"
 #include "services/notification/tests/smtp_sink.hpp"
+#include "services/notification/tests/tls_smtp_server.hpp"
 
 namespace tiketi::notification {
 namespace {
@@ -470,6 +471,73 @@ TEST_P(NotificationTest, EmbeddedDefaultWritesEmlFiles) {
   auto d = decode_mail(data);
   EXPECT_EQ(d.subject, "[Tiketi] Payment received: ₩330,000");
   EXPECT_TRUE(sink_.messages().empty());
+}
+
+// Production-like transport: STARTTLS required and AUTH against aiosmtpd. A wrong password and a
+// certificate that does not verify are both transient (retried, not dead-lettered) and visible in
+// the delivery log; once the operator fixes the configuration the same delivery goes out once.
+TEST_P(NotificationTest, SmtpAuthAndCertificateFailuresAreRetriedAndVisible) {
+  if (!testing::TlsSmtpServer::available()) {
+    const char* req = std::getenv("TIKETI_REQUIRE_SERVERS");
+    if (req != nullptr && std::string(req) == "1") {
+      FAIL() << "python3-aiosmtpd or openssl is missing";
+    }
+    GTEST_SKIP() << "python3-aiosmtpd or openssl not installed";
+  }
+  testing::TlsSmtpServer::make_cert(dir_, "server");
+  testing::TlsSmtpServer::make_cert(dir_, "other");
+  testing::TlsSmtpServer tls;
+  tls.start(dir_, "server", "starttls", "ses-user", "right-password");
+  auto restart = [&](const std::string& password, const std::string& ca) {
+    run([&]() -> Task<void> { co_await service_->stop(); });
+    config_.extra["notification.smtp_url"] = tls.url();
+    config_.extra["notification.smtp_tls"] = "starttls";
+    config_.extra["notification.smtp_username"] = "ses-user";
+    config_.extra["notification.smtp_password"] = password;
+    config_.extra["notification.smtp_ca_file"] = (dir_ / (ca + ".crt")).string();
+    start_service();
+  };
+
+  restart("wrong-password", "server");
+  publish("payment.completed", payment("u-en", "r-tls"));
+  poll();
+  auto r = send_due();
+  EXPECT_EQ(r.retried, 1);
+  EXPECT_EQ(r.failed, 0);
+  auto d = deliveries().at(0);
+  EXPECT_EQ(d.status, "PENDING");
+  EXPECT_EQ(d.last_code.value_or(0), 535);
+  EXPECT_NE(d.last_error.value_or("").find("535"), std::string::npos) << d.last_error.value_or("");
+  auto res = call("GET", "/api/v1/admin/notifications?status=PENDING");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(json::parse(res.body)["items"][0]["last_code"], 535);
+
+  restart("right-password", "other");
+  clock_->advance(60'000);
+  r = send_due();
+  EXPECT_EQ(r.retried, 1);
+  d = deliveries().at(0);
+  EXPECT_EQ(d.status, "PENDING");
+  EXPECT_EQ(d.attempts, 2);
+  EXPECT_EQ(d.last_code.value_or(-1), 0);
+  EXPECT_NE(d.last_error.value_or("").find("certificate"), std::string::npos) << d.last_error.value_or("");
+  EXPECT_TRUE(tls.messages().empty());
+
+  restart("right-password", "server");
+  clock_->advance(60'000);
+  r = send_due();
+  EXPECT_EQ(r.sent, 1);
+  d = deliveries().at(0);
+  EXPECT_EQ(d.status, "SENT");
+  EXPECT_EQ(d.attempts, 3);
+  auto msgs = tls.messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0]["rcpt_tos"], json::array({"sam@example.com"}));
+  EXPECT_EQ(msgs[0]["tls"], true);
+  EXPECT_EQ(decode_mail(msgs[0]["data"].get<std::string>()).subject, "[Tiketi] Payment received: ₩330,000");
+  clock_->advance(3'600'000);
+  EXPECT_EQ(send_due().claimed, 0);
+  EXPECT_EQ(tls.messages().size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, NotificationTest, ::testing::Values("sqlite", "postgres"));
