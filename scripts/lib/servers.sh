@@ -105,7 +105,11 @@ _tiketi_pg_launch() {
 
 tiketi_pg_start() {
   local dir=$1 home port q
-  dir=$(cd "$dir" && pwd)
+  # A missing DIR is created; never fall back to / (an empty $dir would put data in /postgres).
+  if ! mkdir -p "$dir" || ! dir=$(cd "$dir" && pwd) || [[ -z "$dir" || "$dir" == / ]]; then
+    tiketi_log "servers: bad directory '$1'"
+    return 1
+  fi
   home=$(_tiketi_pg_home "$dir") || return 1
   q="'$home'"
   if [[ ! -f "$home/data/PG_VERSION" ]]; then
@@ -181,7 +185,11 @@ tiketi_pg_stop() {
 
 tiketi_redis_start() {
   local dir=$1 port attempt i
-  dir=$(cd "$dir" && pwd)
+  # A missing DIR is created; never fall back to / (an empty $dir would put data in /postgres).
+  if ! mkdir -p "$dir" || ! dir=$(cd "$dir" && pwd) || [[ -z "$dir" || "$dir" == / ]]; then
+    tiketi_log "servers: bad directory '$1'"
+    return 1
+  fi
   mkdir -p "$dir/redis"
   if [[ -s "$dir/redis/redis.pid" && -f "$dir/redis/port" ]] && tiketi_alive "$(cat "$dir/redis/redis.pid")" &&
     [[ "$(redis-cli -h 127.0.0.1 -p "$(cat "$dir/redis/port")" ping 2>/dev/null)" == "PONG" ]]; then
