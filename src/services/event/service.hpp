@@ -11,6 +11,9 @@ ServicePtr make_event_service();
 
 namespace tiketi::event {
 
+// For tests: one pass of the event service's consumer (inventory.sold_out); returns events handled.
+Task<int> consume_once(app::Service& service);
+
 struct SeedResult {
   bool created = false;  // false: the demo data was already there
   int events = 0;

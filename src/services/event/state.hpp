@@ -12,6 +12,7 @@
 #include "app/service.hpp"
 #include "coord/outbox.hpp"
 #include "services/common/auth_verify.hpp"
+#include "services/event/images/storage.hpp"
 #include "services/event/storage/event_store.hpp"
 
 namespace tiketi::event {
@@ -52,6 +53,8 @@ struct EventState {
   common::AuthenticatorPtr authenticator;
   ResponseCache cache;
   std::shared_ptr<coord::OutboxRelay> relay;
+  ImageSettings image_settings;
+  ImageStoragePtr images;
 
   // After every admin change: bump the shared version, drop local pages, tell other replicas.
   Task<void> invalidate();

@@ -385,8 +385,14 @@ json to_json(const News& n) {
           {"updated_at", n.updated_at}};
 }
 
-json summary_json(const EventRow& r) {
+json summary_json(const EventRow& r, std::string_view image_base) {
   const Event& e = r.event;
+  json images = json::array();
+  for (const auto& id : e.image_ids) {
+    if (auto it = r.image_keys.find(id); it != r.image_keys.end()) {
+      images.push_back({{"id", id}, {"url", std::string(image_base) + it->second}});
+    }
+  }
   json j{
       {"id", e.id},
       {"title", e.title},
@@ -399,14 +405,15 @@ json summary_json(const EventRow& r) {
       {"sale_end", e.sale_end},
       {"status", to_string(e.status)},
       {"image_ids", e.image_ids},
+      {"images", std::move(images)},
       {"waiting_room", {{"enabled", e.waiting_room.enabled}}},
       {"price",
        r.price ? json{{"min", r.price->min}, {"max", r.price->max}, {"currency", "KRW"}} : json(nullptr)}};
   return j;
 }
 
-json detail_json(const EventRow& r, const std::vector<TicketType>& types) {
-  json j = summary_json(r);
+json detail_json(const EventRow& r, const std::vector<TicketType>& types, std::string_view image_base) {
+  json j = summary_json(r, image_base);
   const Event& e = r.event;
   j["description"] = e.description;
   j["per_user_limit"] = e.per_user_limit;

@@ -29,8 +29,11 @@ bool touches_inventory(const std::set<std::string>& changed);
 nlohmann::json to_json(const Venue& v);
 nlohmann::json to_json(const TicketType& t);
 nlohmann::json to_json(const News& n);
-nlohmann::json summary_json(const EventRow& r);
-nlohmann::json detail_json(const EventRow& r, const std::vector<TicketType>& types);
+// `image_base` prefixes storage keys into URLs: "images":[{"id","url"}] for the event's image_ids
+// that name an uploaded image.
+nlohmann::json summary_json(const EventRow& r, std::string_view image_base = "/api/v1/images/");
+nlohmann::json detail_json(const EventRow& r, const std::vector<TicketType>& types,
+                           std::string_view image_base = "/api/v1/images/");
 nlohmann::json plan_json(const SeatingPlan& p);
 
 }  // namespace tiketi::event

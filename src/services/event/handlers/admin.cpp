@@ -40,6 +40,15 @@ Task<void> require_venue(EventState& s, const Event& e) {
   }
 }
 
+// Events may only point at images that were uploaded (POST /api/v1/admin/images).
+Task<void> require_images(EventState& s, const Event& e) {
+  const std::vector<std::string> ids = e.image_ids;
+  auto missing = co_await s.store->unknown_images(ids);
+  if (!missing.empty()) {
+    throw errors::validation({{"image_ids", "names an image that was never uploaded: " + missing.front()}});
+  }
+}
+
 }  // namespace
 
 Task<net::Response> admin_events_list(EventState& s, net::Request& req) {
@@ -47,7 +56,7 @@ Task<net::Response> admin_events_list(EventState& s, net::Request& req) {
   auto page = co_await s.store->list_events(q, true);
   json items = json::array();
   for (const auto& it : page.items) {
-    items.push_back(summary_json(it));
+    items.push_back(summary_json(it, s.image_settings.public_base_url));
   }
   co_return ok(
       {{"items", std::move(items)}, {"next_cursor", page.next ? json(encode_cursor(*page.next)) : json()}});
@@ -57,6 +66,7 @@ Task<net::Response> admin_event_create(EventState& s, net::Request& req) {
   auto in = parse_event_body(req.body, nullptr);
   Event& e = in.event;
   co_await require_venue(s, e);
+  co_await require_images(s, e);
   const Millis now = s.ctx.clock->now_ms();
   e.id = ids::uuid_v7(now);
   e.status = EventStatus::draft;
@@ -65,7 +75,7 @@ Task<net::Response> admin_event_create(EventState& s, net::Request& req) {
   co_await s.store->insert_event(e);
   co_await s.invalidate();
   auto row = co_await s.store->find_event(e.id);
-  co_return ok(detail_json(*row, {}), 201);
+  co_return ok(detail_json(*row, {}, s.image_settings.public_base_url), 201);
 }
 
 Task<net::Response> admin_event_get(EventState& s, net::Request& req) {
@@ -74,7 +84,7 @@ Task<net::Response> admin_event_get(EventState& s, net::Request& req) {
     throw errors::not_found("event");
   }
   auto types = co_await s.store->ticket_types(row->event.id);
-  co_return ok(detail_json(*row, types));
+  co_return ok(detail_json(*row, types, s.image_settings.public_base_url));
 }
 
 Task<net::Response> admin_event_update(EventState& s, net::Request& req) {
@@ -84,12 +94,15 @@ Task<net::Response> admin_event_update(EventState& s, net::Request& req) {
     require_draft(base, "changing the venue, times, limits or waiting room");
   }
   co_await require_venue(s, in.event);
+  if (in.changed.count("image_ids") != 0) {
+    co_await require_images(s, in.event);
+  }
   in.event.updated_at = s.ctx.clock->now_ms();
   co_await s.store->update_event(in.event);
   co_await s.invalidate();
   auto row = co_await s.store->find_event(in.event.id);
   auto types = co_await s.store->ticket_types(in.event.id);
-  co_return ok(detail_json(*row, types));
+  co_return ok(detail_json(*row, types, s.image_settings.public_base_url));
 }
 
 Task<net::Response> admin_event_delete(EventState& s, net::Request& req) {
@@ -105,7 +118,7 @@ Task<net::Response> admin_event_publish(EventState& s, net::Request& req) {
   co_await s.invalidate();
   auto row = co_await s.store->find_event(out.event.id);
   auto types = co_await s.store->ticket_types(out.event.id);
-  auto j = detail_json(*row, types);
+  auto j = detail_json(*row, types, s.image_settings.public_base_url);
   j["outbox_event_id"] = out.outbox_event_id;
   co_return ok(std::move(j));
 }

@@ -13,6 +13,7 @@ Task<net::Response> event_get(EventState& s, net::Request& req);
 Task<net::Response> event_seating_get(EventState& s, net::Request& req);
 Task<net::Response> news_list(EventState& s, net::Request& req);
 Task<net::Response> news_get(EventState& s, net::Request& req);
+Task<net::Response> image_get(EventState& s, net::Request& req);  // GET /api/v1/images/{key}
 
 // Admin (role admin)
 Task<net::Response> admin_events_list(EventState& s, net::Request& req);
@@ -34,5 +35,6 @@ Task<net::Response> admin_venue_delete(EventState& s, net::Request& req);
 Task<net::Response> admin_news_create(EventState& s, net::Request& req);
 Task<net::Response> admin_news_update(EventState& s, net::Request& req);
 Task<net::Response> admin_news_delete(EventState& s, net::Request& req);
+Task<net::Response> admin_image_upload(EventState& s, net::Request& req);  // multipart, one file
 
 }  // namespace tiketi::event::handlers

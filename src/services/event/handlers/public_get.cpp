@@ -72,7 +72,7 @@ Task<net::Response> events_list(EventState& s, net::Request& req) {
     auto page = co_await s.store->list_events(q, false);
     nlohmann::json items = nlohmann::json::array();
     for (const auto& it : page.items) {
-      items.push_back(summary_json(it));
+      items.push_back(summary_json(it, s.image_settings.public_base_url));
     }
     nlohmann::json body{
         {"items", std::move(items)},
@@ -89,7 +89,7 @@ Task<net::Response> event_get(EventState& s, net::Request& req) {
       throw errors::not_found("event");
     }
     auto types = co_await s.store->ticket_types(id);
-    co_return detail_json(*row, types).dump();
+    co_return detail_json(*row, types, s.image_settings.public_base_url).dump();
   });
 }
 

@@ -150,6 +150,32 @@ std::string placeholders(std::size_t first, std::size_t count) {
   return s + ")";
 }
 
+// Fills EventRow::image_keys for every image id the rows mention, in one query.
+template <class X>
+Task<void> attach_image_keys(X& x, std::vector<EventRow*> rows) {
+  store::Params ids;
+  for (auto* r : rows) {
+    for (const auto& id : r->event.image_ids) {
+      ids.push_back(store::p(id));
+    }
+  }
+  if (ids.empty()) {
+    co_return;
+  }
+  const std::string text = "SELECT id, storage_key FROM images WHERE id IN " + placeholders(1, ids.size());
+  auto res = co_await x.exec(text, std::move(ids));
+  for (const auto& r : res.rows) {
+    const std::string id = r.str("id");
+    for (auto* row : rows) {
+      for (const auto& want : row->event.image_ids) {
+        if (want == id) {
+          row->image_keys[id] = r.str("storage_key");
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 EventStore::EventStore(store::DatabasePtr db, ClockPtr clock)
@@ -217,6 +243,8 @@ Task<std::optional<EventRow>> EventStore::find_event(std::string id) {
   if (row) {
     auto types = co_await ticket_types_in(*db_, id);
     row->price = price_range(types);
+    std::vector<EventRow*> rows{&*row};
+    co_await attach_image_keys(*db_, std::move(rows));
   }
   co_return row;
 }
@@ -290,6 +318,11 @@ Task<EventPage> EventStore::list_events(EventListQuery q, bool admin) {
         }
       }
     }
+    std::vector<EventRow*> rows;
+    for (auto& it : page.items) {
+      rows.push_back(&it);
+    }
+    co_await attach_image_keys(*db_, std::move(rows));
   }
   co_return page;
 }
@@ -422,6 +455,29 @@ Task<bool> EventStore::delete_news(std::string id) {
   co_return res.affected > 0;
 }
 
+Task<std::vector<std::string>> EventStore::unknown_images(std::vector<std::string> ids) {
+  std::vector<std::string> missing;
+  if (ids.empty()) {
+    co_return missing;
+  }
+  store::Params params;
+  for (const auto& id : ids) {
+    params.push_back(store::p(id));
+  }
+  const std::string text = "SELECT id FROM images WHERE id IN " + placeholders(1, params.size());
+  auto res = co_await db_->exec(text, std::move(params));
+  for (const auto& id : ids) {
+    bool found = false;
+    for (const auto& r : res.rows) {
+      found = found || r.str("id") == id;
+    }
+    if (!found) {
+      missing.push_back(id);
+    }
+  }
+  co_return missing;
+}
+
 Task<void> EventStore::insert_image(ImageMeta m) {
   co_await db_->exec(
       "INSERT INTO images (id, content_type, size, storage_key, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -503,6 +559,39 @@ Task<std::vector<AppliedTransition>> EventStore::apply_due_transitions(Millis no
     }
   }
   co_return applied;
+}
+
+Task<std::optional<AppliedTransition>> EventStore::mark_sold_out(store::Tx& tx, std::string event_id, Millis now,
+                                                                  std::string trace_id) {
+  auto row = co_await find_event_in(tx, event_id);
+  if (!row) {
+    co_return std::nullopt;  // not ours (or deleted): nothing to close
+  }
+  Event e = row->event;
+  if (e.status == EventStatus::draft || e.status == EventStatus::cancelled) {
+    co_return std::nullopt;
+  }
+  auto flag = co_await tx.exec(sql::kMarkSoldOut, P(e.id, now));
+  (void)flag;
+  e.sold_out = true;
+  // Only a sale in progress closes early; a late message for an ended event changes nothing, and
+  // one that (impossibly) precedes the sale start leaves the flag for the scheduler.
+  if (e.status != EventStatus::on_sale) {
+    co_return std::nullopt;
+  }
+  const Transition t{EventStatus::on_sale, EventStatus::closed};
+  Event next = e;
+  next.status = EventStatus::closed;
+  next.next_transition_at = next_transition_at(next);
+  auto res = co_await tx.exec(sql::kTransitionStatus,
+                              P(e.id, std::string(to_string(next.status)), next.next_transition_at,
+                                std::optional<Millis>{}, now, std::string(to_string(e.status))));
+  if (res.affected != 1) {
+    co_return std::nullopt;
+  }
+  auto id = co_await coord::Outbox::add(tx, *clock_, "event.status_changed", e.id,
+                                        status_changed_payload(next, t, now), trace_id);
+  co_return AppliedTransition{e.id, t, id};
 }
 
 }  // namespace tiketi::event

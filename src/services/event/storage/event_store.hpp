@@ -1,6 +1,7 @@
 #pragma once
 // Storage of the event service (schema "event"). Writes that must be atomic with an outgoing event
 // (publish, status transitions) take the outbox inside the same transaction.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@ struct EventRow {
   Event event;
   std::optional<std::string> venue_name;
   std::optional<PriceRange> price;
+  std::map<std::string, std::string> image_keys;  // image id -> storage key, for event.image_ids
 };
 
 struct EventPage {
@@ -86,6 +88,8 @@ class EventStore {
 
   // Images
   Task<void> insert_image(ImageMeta m);
+  // The ids among `ids` that name no uploaded image.
+  Task<std::vector<std::string>> unknown_images(std::vector<std::string> ids);
 
   // Validates (validate_publish) and, in one transaction, moves draft -> scheduled/on_sale and
   // writes event.published with the full inventory spec to the outbox. Throws ApiError 404,
@@ -96,6 +100,13 @@ class EventStore {
   // transaction with its event.status_changed outbox row. Safe to run twice concurrently: a
   // transition is a conditional update from the status that was read.
   Task<std::vector<AppliedTransition>> apply_due_transitions(Millis now, std::int64_t batch = 100);
+
+  // inventory.sold_out from the reservation service, inside the consumer's transaction: marks the
+  // event sold out and, when it is on sale, closes it (on_sale -> closed) with its
+  // event.status_changed outbox row. Returns the transition applied, nullopt when none was due
+  // (unknown event, already closed or later, or not yet on sale: then only the flag is stored).
+  Task<std::optional<AppliedTransition>> mark_sold_out(store::Tx& tx, std::string event_id, Millis now,
+                                                       std::string trace_id = {});
 
  private:
   store::DatabasePtr db_;

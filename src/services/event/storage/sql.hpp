@@ -56,6 +56,8 @@ inline constexpr const char* kDueEvents = "SELECT " TIKETI_EVENT_COLUMNS
                                           ", NULL AS venue_name FROM events e "
                                           "WHERE e.next_transition_at IS NOT NULL AND e.next_transition_at "
                                           "<= $1 ORDER BY e.next_transition_at LIMIT $2";
+// inventory.sold_out: the flag that due_status() reads (so a scheduler pass never reopens the sale).
+inline constexpr const char* kMarkSoldOut = "UPDATE events SET sold_out = 1, updated_at = $2 WHERE id = $1";
 #undef TIKETI_EVENT_COLUMNS
 
 // Seating plans

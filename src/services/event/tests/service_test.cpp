@@ -26,6 +26,29 @@ using nlohmann::json;
 
 constexpr Millis kHour = 3'600'000;
 
+std::string png_bytes(std::size_t padding = 0) {
+  std::string s("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00", 29);
+  return s + std::string(padding, '\x07');
+}
+
+std::string multipart(const std::string& filename, const std::string& data, const std::string& boundary = "tk-b0undary") {
+  return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename +
+         "\"\r\nContent-Type: image/png\r\n\r\n" + data + "\r\n--" + boundary + "--\r\n";
+}
+
+net::Headers multipart_headers(const std::string& boundary = "tk-b0undary") {
+  return {{"Content-Type", "multipart/form-data; boundary=" + boundary}};
+}
+
+std::size_t files_in(const std::filesystem::path& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::recursive_directory_iterator(); ++it) {
+    n += it->is_regular_file() ? 1 : 0;
+  }
+  return n;
+}
+
 std::string backend_url(const std::string& which, const std::filesystem::path& dir) {
   if (which == "sqlite") {
     return "sqlite:" + dir.string();
@@ -59,6 +82,10 @@ class EventServiceTest : public ::testing::TestWithParam<std::string> {
     });
     coord_ = coord::make_memory_coordinator(ioc_.get_executor(), {clock_});
     service_->routes(router_);
+    config_.data_dir = dir_.string();
+    config_.extra["auth.jwt_secret"] = "event-service-test-secret-0123456789abcdef";
+    config_.extra["event.image_max_bytes"] = std::to_string(kImageLimit);
+    ctx_.config = &config_;
     ctx_.db = db_;
     ctx_.coord = coord_;
     ctx_.clock = clock_;
@@ -68,6 +95,7 @@ class EventServiceTest : public ::testing::TestWithParam<std::string> {
     run([&]() -> Task<void> { co_await service_->start(ctx_); });
     state_.ctx = ctx_;
     state_.store = std::make_unique<EventStore>(db_, clock_);
+    state_.image_settings = image_settings_from(&config_);
   }
 
   void TearDown() override {
@@ -173,6 +201,8 @@ class EventServiceTest : public ::testing::TestWithParam<std::string> {
     ASSERT_EQ(r.status, 201) << r.body;
   }
 
+  static constexpr std::size_t kImageLimit = 4096;
+  Config config_;
   asio::io_context ioc_;
   // Keeps run_one() waiting for completions posted from the adapters' threads.
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
@@ -396,6 +426,162 @@ TEST_P(EventServiceTest, SeedDemoIsIdempotent) {
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(body(r)["items"].size(), 1u);
   EXPECT_EQ(body(r)["items"][0]["waiting_room"]["enabled"], true);
+}
+
+TEST_P(EventServiceTest, ImageUploadIsStoredByMagicBytesAndServed) {
+  const std::string data = png_bytes(500);
+  auto r = call("POST", "/api/v1/admin/images", multipart("poster.jpg", data), "admin", multipart_headers());
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto j = body(r);
+  EXPECT_EQ(j["contentType"], "image/png");  // the bytes decide, not the ".jpg" name
+  EXPECT_EQ(j["size"], data.size());
+  const std::string id = j["id"].get<std::string>();
+  const std::string url = j["url"].get<std::string>();
+  ASSERT_EQ(url, "/api/v1/images/" + id + ".png");
+  const std::string key = id + ".png";
+  // On disk under <data-dir>/images with the generated key, never the client's name.
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "images" / key));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "images" / "poster.jpg"));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM images"), 1);
+
+  auto g = call("GET", url, "", "");
+  ASSERT_EQ(g.status, 200);
+  EXPECT_EQ(g.body, data);
+  EXPECT_EQ(net::find_header(g.headers, "content-type").value_or(""), "image/png");
+  EXPECT_NE(net::find_header(g.headers, "cache-control").value_or("").find("max-age=31536000"), std::string::npos);
+  auto etag = std::string(net::find_header(g.headers, "etag").value_or(""));
+  EXPECT_EQ(call("GET", url, "", "", {{"If-None-Match", etag}}).status, 304);
+  EXPECT_EQ(call("GET", "/api/v1/images/0123456789abcdef0123456789abcdef.png", "", "").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/images/..png", "", "").status, 404);
+
+  // Events reference uploaded images by id and get their URLs; unknown ids are refused.
+  make_venue();
+  auto ev = make_event();
+  r = call("PATCH", "/api/v1/admin/events/" + ev, json{{"image_ids", {id}}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(body(r)["images"].size(), 1u);
+  EXPECT_EQ(body(r)["images"][0]["url"], url);
+  r = call("PATCH", "/api/v1/admin/events/" + ev, json{{"image_ids", {"feedfacefeedfacefeedfacefeedface"}}}.dump());
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = call("GET", "/api/v1/admin/events", "");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(body(r)["items"][0]["images"][0]["url"], url);
+}
+
+TEST_P(EventServiceTest, BadUploadsAreRefusedAndNothingIsStored) {
+  struct Case {
+    std::string name;
+    std::string body;
+    net::Headers headers;
+    int status;
+    std::string code;
+  };
+  const std::string ok_body = multipart("a.png", png_bytes(10));
+  std::vector<Case> cases{
+      {"text renamed .png", multipart("cat.png", "just some text, honestly\n"), multipart_headers(), 415,
+       "unsupported_image_type"},
+      {"svg", multipart("x.png", "<svg xmlns='http://www.w3.org/2000/svg'/>"), multipart_headers(), 415,
+       "unsupported_image_type"},
+      {"truncated", ok_body.substr(0, ok_body.size() - 10), multipart_headers(), 400, "invalid_multipart"},
+      {"missing boundary", ok_body, {{"Content-Type", "multipart/form-data"}}, 400, "invalid_multipart"},
+      {"wrong boundary", ok_body, multipart_headers("other"), 400, "invalid_multipart"},
+      {"not multipart", png_bytes(10), {{"Content-Type", "image/png"}}, 415, "unsupported_media_type"},
+      {"no content type", ok_body, {}, 415, "unsupported_media_type"},
+      {"oversize", multipart("big.png", png_bytes(kImageLimit)), multipart_headers(), 413, "payload_too_large"},
+      {"traversal", multipart("../../../etc/passwd.png", png_bytes(10)), multipart_headers(), 400, "invalid_file_name"},
+      {"windows traversal", multipart("..\\..\\boot.png", png_bytes(10)), multipart_headers(), 400,
+       "invalid_file_name"},
+      {"absolute", multipart("/var/lib/x.png", png_bytes(10)), multipart_headers(), 400, "invalid_file_name"},
+      {"encoded traversal", multipart("..%2F..%2Fx.png", png_bytes(10)), multipart_headers(), 400,
+       "invalid_file_name"},
+      {"empty file", multipart("a.png", ""), multipart_headers(), 400, "empty_file"},
+  };
+  for (const auto& c : cases) {
+    auto r = call("POST", "/api/v1/admin/images", c.body, "admin", c.headers);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
+    EXPECT_EQ(code(r), c.code) << c.name;
+  }
+  EXPECT_EQ(call("POST", "/api/v1/admin/images", ok_body, "user", multipart_headers()).status, 403);
+  EXPECT_EQ(call("POST", "/api/v1/admin/images", ok_body, "", multipart_headers()).status, 401);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM images"), 0);
+  EXPECT_EQ(files_in(dir_ / "images"), 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "etc"));
+  // The same body with a clean name goes through: the refusals above were about the input.
+  EXPECT_EQ(call("POST", "/api/v1/admin/images", ok_body, "admin", multipart_headers()).status, 201);
+  EXPECT_EQ(files_in(dir_ / "images"), 1u);
+}
+
+TEST_P(EventServiceTest, SoldOutClosesTheSaleOnceAndStaysClosed) {
+  make_venue();
+  auto id = make_event();
+  make_ready_to_publish(id);
+  auto other = make_event(50 * kHour, "Another show");
+  make_ready_to_publish(other);
+  ASSERT_EQ(call("POST", "/api/v1/admin/events/" + id + "/publish").status, 200);
+  ASSERT_EQ(call("POST", "/api/v1/admin/events/" + other + "/publish").status, 200);
+  Scheduler sched(state_, "replica-a");
+  clock_->advance(kHour);  // both on sale
+  int applied = 0;
+  run([&]() -> Task<void> { applied = co_await sched.tick(); });
+  ASSERT_EQ(applied, 2);
+  const auto before = count("SELECT COUNT(*) FROM outbox WHERE topic = 'event.status_changed'");
+
+  auto publish = [&](const std::string& ev_id, const std::string& payload) {
+    std::vector<std::pair<std::string, std::string>> fields{{"id", ev_id},
+                                                           {"topic", "inventory.sold_out"},
+                                                           {"key", id},
+                                                           {"payload", payload},
+                                                           {"created_at", std::to_string(clock_->now_ms())},
+                                                           {"trace_id", ""}};
+    run([&]() -> Task<void> { co_await coord_->xadd("events:inventory.sold_out", fields); });
+  };
+  const std::string payload =
+      json{{"schema_version", 1}, {"event_id", id}, {"sold_out_at", clock_->now_ms()}}.dump();
+  publish("so-1", payload);
+  publish("so-1", payload);  // redelivery of the same event id
+  publish("so-2", payload);  // a second report for the same event (another replica)
+  publish("so-bad", "{not json");
+  int handled = 0;
+  run([&]() -> Task<void> { handled = co_await consume_once(*service_); });
+  EXPECT_EQ(handled, 4);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM processed_events WHERE consumer_group = 'event'"), 3);
+
+  auto r = call("GET", "/api/v1/admin/events/" + id);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(body(r)["status"], "closed");
+  EXPECT_EQ(body(r)["sold_out"], true);
+  EXPECT_EQ(body(call("GET", "/api/v1/admin/events/" + other))["status"], "on_sale");  // untouched
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE topic = 'event.status_changed'"), before + 1);
+  std::string last;
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE topic = 'event.status_changed' AND key = '" + id +
+                  "' AND payload LIKE '%\"to\":\"closed\"%'"),
+            1);
+  run([&]() -> Task<void> {
+    store::Params params;
+    params.push_back(store::p(id));
+    last = (co_await db_->exec("SELECT payload FROM outbox WHERE topic = 'event.status_changed' AND key = $1 "
+                               "AND payload LIKE '%closed%'",
+                               std::move(params)))
+               .one()
+               .str(0);
+  });
+  auto p = json::parse(last);
+  EXPECT_EQ(p["event_id"], id);
+  EXPECT_EQ(p["from"], "on_sale");
+  EXPECT_EQ(p["to"], "closed");
+
+  // The scheduler never reopens it; after the performance it ends as usual.
+  run([&]() -> Task<void> { applied = co_await sched.tick(); });
+  EXPECT_EQ(applied, 0);
+  clock_->advance(100 * kHour);
+  run([&]() -> Task<void> { applied = co_await sched.tick(); });
+  EXPECT_EQ(applied, 2);
+  EXPECT_EQ(body(call("GET", "/api/v1/admin/events/" + id))["status"], "ended");
+  // A late sold-out report for an ended event changes nothing.
+  publish("so-late", payload);
+  run([&]() -> Task<void> { handled = co_await consume_once(*service_); });
+  EXPECT_EQ(handled, 1);
+  EXPECT_EQ(body(call("GET", "/api/v1/admin/events/" + id))["status"], "ended");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EventServiceTest, ::testing::Values("sqlite", "postgres"));
