@@ -2,6 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "core/error.hpp"
 #include "services/reservation/storage/reservation_store.hpp"
 
@@ -33,20 +38,52 @@ void SeatMapCache::invalidate(const std::string& event_id) {
 }
 
 Task<SeatSnapshot> SeatMapCache::get(const std::string& event_id) {
-  const Millis now = clock_->now_ms();
-  std::uint64_t generation = 0;
+  std::uint64_t wanted = 0;  // any snapshot built from this generation on is fresh for this reader
   {
     std::lock_guard lock(mu_);
-    auto it = entries_.find(event_id);
-    if (it != entries_.end()) {
-      const Entry& e = it->second;
-      // Held seats turn available when their hold expires, so even an unchanged map ages out.
-      if (e.built_generation == e.generation && now - e.built_at < max_age_ms_ && now >= e.built_at) {
-        co_return e.snapshot;
-      }
-      generation = e.generation;
+    if (auto it = entries_.find(event_id); it != entries_.end()) {
+      wanted = it->second.generation;
     }
   }
+  std::uint64_t generation = 0;
+  for (int spins = 0;; ++spins) {
+    const Millis now = clock_->now_ms();
+    {
+      std::lock_guard lock(mu_);
+      auto it = entries_.find(event_id);
+      if (it != entries_.end()) {
+        const Entry& e = it->second;
+        // Held seats turn available when their hold expires, so even an unchanged map ages out.
+        if (e.has_snapshot && e.built_generation >= wanted && now - e.built_at < max_age_ms_ &&
+            now >= e.built_at) {
+          co_return e.snapshot;
+        }
+      }
+      if (it == entries_.end() || !it->second.building || spins > 5'000) {
+        if (entries_.size() > 1'000) {
+          entries_.clear();  // bounded: ids come from requests
+        }
+        Entry& e = entries_[event_id];
+        e.building = true;
+        generation = e.generation;
+        break;
+      }
+    }
+    // Someone is building: wait for it rather than read the whole map a second time.
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(1));
+    co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+  struct Done {
+    SeatMapCache* self;
+    const std::string& id;
+    ~Done() {
+      std::lock_guard lock(self->mu_);
+      if (auto it = self->entries_.find(id); it != self->entries_.end()) {
+        it->second.building = false;
+      }
+    }
+  } done{this, event_id};
+  const Millis now = clock_->now_ms();
   auto ev = co_await store_.find_event(event_id);
   if (!ev) {
     throw errors::not_found("event");
@@ -83,15 +120,14 @@ Task<SeatSnapshot> SeatMapCache::get(const std::string& event_id) {
   snap.body = std::move(text);
   ++builds_;
   std::lock_guard lock(mu_);
-  if (entries_.size() > 1'000) {
-    entries_.clear();
-  }
   Entry& e = entries_[event_id];
-  // An invalidation that raced with this build leaves the entry stale, so the next read rebuilds.
-  if (e.generation == generation) {
+  // An invalidation that raced with this build leaves it older than the entry's generation: later
+  // readers rebuild, readers that arrived before that invalidation may still use it.
+  if (!e.has_snapshot || generation >= e.built_generation) {
     e.snapshot = snap;
     e.built_at = now;
     e.built_generation = generation;
+    e.has_snapshot = true;
   }
   co_return snap;
 }

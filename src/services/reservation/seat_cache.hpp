@@ -1,6 +1,9 @@
 #pragma once
 // The seat map served to thousands of fans: one JSON snapshot per event, rebuilt at most once per
 // max_age and at once after a change (invalidate), with an ETag so unchanged maps cost a 304.
+// At most one build per event runs at a time: readers that arrive meanwhile wait for a build that
+// started after their arrival's latest invalidation (so every answer is fresh for its reader) instead
+// of each reading the whole map from the database.
 #include <atomic>
 #include <map>
 #include <memory>
@@ -32,7 +35,9 @@ class SeatMapCache {
     SeatSnapshot snapshot;
     Millis built_at = 0;
     std::uint64_t generation = 0;  // bumped by invalidate
-    std::uint64_t built_generation = ~std::uint64_t{0};
+    std::uint64_t built_generation = 0;
+    bool has_snapshot = false;
+    bool building = false;
   };
   ReservationStore& store_;
   ClockPtr clock_;

@@ -5,21 +5,24 @@
 #include <sodium.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "coord/outbox.hpp"
 #include "core/error.hpp"
 #include "services/reservation/handlers/handlers.hpp"
 #include "services/reservation/schema/migrations.hpp"
 #include "services/reservation/state.hpp"
+#include "services/reservation/storage/sql.hpp"
 #include "services/reservation/sweeper.hpp"
 
 namespace tiketi::reservation {
 namespace {
 
 namespace asio = boost::asio;
-
-constexpr const char* kSeatsChannel = "reservation:seats-changed";
 
 }  // namespace
 
@@ -28,6 +31,8 @@ Settings load_settings(const Config& config) {
   s.quota_stripes = config.get_int("reservation.quota_stripes", 32, 1, 256);
   s.sweep_interval_ms = config.get_int("reservation.sweep_interval_ms", 1'000, 10, 600'000);
   s.seat_cache_ms = config.get_int("reservation.seat_cache_ms", 1'000, 0, 60'000);
+  s.seat_feed_tick_ms = config.get_int("reservation.seat_feed_tick_ms", 200, 10, 10'000);
+  s.metrics_interval_ms = config.get_int("reservation.metrics_interval_ms", 10'000, 100, 3'600'000);
   s.admission_secret = queue::admission_key_from_config(config);
   s.internal_token = config.get("reservation.internal_token");
   return s;
@@ -35,8 +40,64 @@ Settings load_settings(const Config& config) {
 
 namespace {
 
-Task<void> publish_change(coord::CoordinatorPtr coordinator, std::string event_id) {
-  co_await coordinator->publish(kSeatsChannel, std::move(event_id));
+constexpr const char* kReservationStatuses[] = {"PENDING", "CONFIRMED", "EXPIRED", "CANCELLED"};
+constexpr const char* kSeatStatuses[] = {"available", "held", "sold"};
+
+// reservation_reservations{status} and reservation_seats{event_id,status} (events whose performance
+// has not started), read from the database; then the sold-out safety net.
+Task<void> refresh_gauges(State& s) {
+  auto& m = *s.metrics.registry;
+  auto& db = s.store->db();
+  std::map<std::string, double> by_status;
+  for (const char* st : kReservationStatuses) {
+    by_status[st] = 0;
+  }
+  auto res = co_await db.exec(sql::kReservationsByStatus);
+  for (const auto& row : res.rows) {
+    by_status[row.str("status")] = static_cast<double>(row.i64("n"));
+  }
+  for (const auto& [st, n] : by_status) {
+    m.gauge("reservation_reservations", "Reservations by status", {{"status", st}}).set(n);
+  }
+  const Millis now = s.ctx.clock->now_ms();
+  store::Params ps;
+  ps.push_back(store::p(now));
+  ps.push_back(store::p(now));
+  auto seats = co_await db.exec(sql::kSeatsByEvent, std::move(ps));
+  std::map<std::string, std::map<std::string, double>> per_event;
+  for (const auto& row : seats.rows) {
+    auto& e = per_event[row.str("event_id")];
+    if (e.empty()) {
+      for (const char* st : kSeatStatuses) {
+        e[st] = 0;
+      }
+    }
+    e[row.str("st")] += static_cast<double>(row.i64("n"));
+  }
+  for (const auto& [event, counts] : per_event) {
+    for (const auto& [st, n] : counts) {
+      m.gauge("reservation_seats", "Seats by status per event (performance not started)",
+              {{"event_id", event}, {"status", st}})
+          .set(n);
+    }
+  }
+  const int marked = co_await s.store->sold_out_scan();
+  if (marked > 0) {
+    s.metrics.sold_out->inc(marked);
+  }
+}
+
+Task<void> gauges_loop(std::shared_ptr<State> s, std::shared_ptr<std::atomic<bool>> stopped) {
+  while (!*stopped) {
+    try {
+      co_await refresh_gauges(*s);
+    } catch (const std::exception& e) {
+      log::warn(s->ctx.log, "reservation gauges refresh failed", {lf("error", e.what())});
+    }
+    asio::steady_timer t(co_await asio::this_coro::executor,
+                         std::chrono::milliseconds(s->settings.metrics_interval_ms));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
 }
 
 class ReservationService final : public app::Service {
@@ -47,6 +108,29 @@ class ReservationService final : public app::Service {
   void routes(net::Router& r) override {
     using namespace handlers;
     add(r, "GET", "/api/v1/events/{id}/seats", &seats_get);
+    // Public: the live seat map needs no login (docs/reservation.md has the protocol).
+    r.add_ws(
+        "/api/v1/events/{id}/seats/ws",
+        [this](net::Request& req, net::WebSocketPtr ws) -> Task<void> {
+          auto s = state_;
+          if (!s || !s->feed) {
+            ws->close(1013, "starting");
+            co_return;
+          }
+          const std::string event_id = req.param("id");
+          std::optional<EventInfo> ev;
+          if (!event_id.empty() && event_id.size() <= 128) {
+            ev = co_await s->store->find_event(event_id);
+          }
+          if (!ev) {
+            ws->send_text(R"({"type":"error","error":{"code":"not_found","message":"Event not found."}})");
+            ws->close(4404, "not found");
+            co_return;
+          }
+          auto feed = s->feed;
+          co_await feed->serve(std::move(ws), event_id);
+        },
+        net::RouteOptions{.service = "reservation", .websocket = true});
     add(r, "POST", "/api/v1/reservations", &reservations_post);
     add(r, "GET", "/api/v1/reservations", &reservations_list);
     add(r, "GET", "/api/v1/reservations/{id}", &reservation_get);
@@ -84,6 +168,8 @@ class ReservationService final : public app::Service {
     s->metrics.hold_sold_out = &m.counter("reservation_holds_total", kHolds, {{"result", "sold_out"}});
     s->metrics.hold_limit = &m.counter("reservation_holds_total", kHolds, {{"result", "limit"}});
     s->metrics.hold_admission = &m.counter("reservation_holds_total", kHolds, {{"result", "admission"}});
+    s->metrics.hold_expired_token =
+        &m.counter("reservation_holds_total", kHolds, {{"result", "expired_token"}});
     s->metrics.hold_invalid = &m.counter("reservation_holds_total", kHolds, {{"result", "invalid"}});
     constexpr const char* kTransitions = "Reservation state changes by new status";
     s->metrics.confirmed = &m.counter("reservation_transitions_total", kTransitions, {{"to", "CONFIRMED"}});
@@ -92,20 +178,22 @@ class ReservationService final : public app::Service {
     s->metrics.confirmation_failed = &m.counter("reservation_confirmation_failed_total",
                                                 "Payments that could not confirm (refund requested)");
     s->metrics.hold_seconds = &m.histogram("reservation_hold_duration_seconds", "Time to decide a hold");
+    s->metrics.sold_out = &m.counter("reservation_sold_out_total", "Events announced sold out (inventory.sold_out)");
+    for (const char* st : kReservationStatuses) {
+      m.gauge("reservation_reservations", "Reservations by status", {{"status", st}});
+    }
 
-    // Seat changes invalidate this replica's snapshot now and the others' through pub/sub.
+    // Seat changes invalidate this replica's snapshot now and reach every replica's live viewers
+    // and caches through the event's pub/sub channel (live_seats.hpp).
     State* raw = s.get();
     auto coordinator = ctx.coord;
     const Executor ex = ctx.executor;
-    s->store->set_on_change([raw, coordinator, ex](const std::string& event_id) {
-      raw->seats->invalidate(event_id);
-      if (coordinator) {
-        asio::co_spawn(ex, publish_change(coordinator, event_id), [](std::exception_ptr) {});
-      }
-    });
+    SeatFeedOptions fo;
+    fo.tick_ms = s->settings.seat_feed_tick_ms;
+    s->feed = std::make_shared<SeatFeed>(coordinator, ctx.hub, s->seats.get(), s->ctx.clock, ctx.log, fo);
+    s->store->set_on_change([raw, ex](const InventoryChange& change) { raw->feed->publish(ex, change); });
+    asio::co_spawn(ex, s->feed->run(), [keep = s->feed](std::exception_ptr) {});
     if (coordinator) {
-      subscription_ = co_await coordinator->subscribe(
-          kSeatsChannel, [raw](const std::string& event_id) { raw->seats->invalidate(event_id); });
 
       // reservation.background=off (tests): the jobs exist but only run when driven by hand.
       const bool background = config.get("reservation.background").value_or("on") != "off";
@@ -132,12 +220,18 @@ class ReservationService final : public app::Service {
                                            });
       if (background) {
         asio::co_spawn(ex, sweeper_->run(), [keep = sweeper_, s](std::exception_ptr) {});
+        asio::co_spawn(ex, gauges_loop(s, gauges_stopped_), [s](std::exception_ptr) {});
       }
     }
     state_ = std::move(s);
+    co_return;
   }
 
   Task<void> stop() override {
+    *gauges_stopped_ = true;
+    if (state_ && state_->feed) {
+      state_->feed->stop();
+    }
     if (sweeper_) {
       sweeper_->stop();
     }
@@ -147,7 +241,6 @@ class ReservationService final : public app::Service {
     if (relay_) {
       relay_->stop();
     }
-    subscription_.reset();
     co_return;
   }
 
@@ -206,8 +299,16 @@ class ReservationService final : public app::Service {
       } else if (result.outcome == ConfirmOutcome::failed) {
         raw->metrics.confirmation_failed->inc();
       }
+      if (result.sold_out) {
+        raw->metrics.sold_out->inc();
+      }
       if (!result.event_id.empty()) {
-        raw->store->notify_changed(result.event_id);  // seats sold or released
+        // Seats sold or released. Published before the consumer commits: the seat feed invalidates
+        // caches again at its next tick, after the commit.
+        InventoryChange change;
+        change.event_id = result.event_id;
+        change.seats = result.seats;
+        raw->store->notify(change);
       }
     });
   }
@@ -232,7 +333,7 @@ class ReservationService final : public app::Service {
   std::shared_ptr<Sweeper> sweeper_;
   std::shared_ptr<coord::Consumer> consumer_;
   std::shared_ptr<coord::OutboxRelay> relay_;
-  coord::SubscriptionPtr subscription_;
+  std::shared_ptr<std::atomic<bool>> gauges_stopped_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace
@@ -256,6 +357,14 @@ Task<int> consume_once(app::Service& service) {
     co_return 0;
   }
   co_return co_await s->consumer()->poll_once();
+}
+
+Task<void> refresh_metrics(app::Service& service) {
+  auto* s = dynamic_cast<ReservationService*>(&service);
+  if (s == nullptr || s->state() == nullptr) {
+    co_return;
+  }
+  co_await refresh_gauges(*s->state());
 }
 
 Task<int> relay_once(app::Service& service) {

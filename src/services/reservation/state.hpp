@@ -7,6 +7,7 @@
 #include "core/metrics.hpp"
 #include "services/common/auth_verify.hpp"
 #include "services/reservation/domain/admission.hpp"
+#include "services/reservation/live_seats.hpp"
 #include "services/reservation/seat_cache.hpp"
 #include "services/reservation/storage/reservation_store.hpp"
 
@@ -16,6 +17,8 @@ struct Settings {
   std::int64_t quota_stripes = 32;   // reservation.quota_stripes
   Millis sweep_interval_ms = 1'000;  // reservation.sweep_interval_ms
   Millis seat_cache_ms = 1'000;      // reservation.seat_cache_ms
+  Millis seat_feed_tick_ms = 200;    // reservation.seat_feed_tick_ms: live seat map batching
+  Millis metrics_interval_ms = 10'000;  // reservation.metrics_interval_ms: gauges + sold-out check
   std::string admission_secret;      // queue.admission_secret (derived from auth.jwt_secret if unset)
   std::optional<std::string> internal_token;  // reservation.internal_token: guards /internal routes
 };
@@ -29,12 +32,14 @@ struct Metrics {
   metrics::Counter* hold_sold_out = nullptr;
   metrics::Counter* hold_limit = nullptr;
   metrics::Counter* hold_admission = nullptr;
+  metrics::Counter* hold_expired_token = nullptr;
   metrics::Counter* hold_invalid = nullptr;
   metrics::Counter* confirmed = nullptr;
   metrics::Counter* confirmation_failed = nullptr;
   metrics::Counter* expired = nullptr;
   metrics::Counter* cancelled = nullptr;
   metrics::Histogram* hold_seconds = nullptr;
+  metrics::Counter* sold_out = nullptr;
   metrics::Registry* registry = nullptr;
 };
 
@@ -45,6 +50,7 @@ struct State {
   AdmissionVerifierPtr admission;
   std::unique_ptr<ReservationStore> store;
   std::unique_ptr<SeatMapCache> seats;
+  std::shared_ptr<SeatFeed> feed;  // live seat map (WebSocket) and cross-replica invalidation
   Metrics metrics;
 };
 

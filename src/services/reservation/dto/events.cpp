@@ -126,6 +126,10 @@ std::optional<PaymentCompleted> parse_payment_completed(const std::string& paylo
   }
 }
 
+std::string sold_out_payload(const std::string& event_id, Millis at) {
+  return json{{"schema_version", 1}, {"event_id", event_id}, {"sold_out_at", at}}.dump();
+}
+
 std::string expired_payload(const Reservation& r, Millis at, std::string_view reason) {
   json j = base(r, at);
   j["reason"] = reason;

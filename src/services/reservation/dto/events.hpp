@@ -56,5 +56,7 @@ std::string confirmation_failed_payload(const std::string& reservation_id, const
                                         const Reservation* r, std::string_view reason, Millis at);
 std::string cancelled_payload(const Reservation& r, Status previous, bool refund, std::string_view by,
                               Millis at);
+// inventory.sold_out: {"schema_version":1,"event_id":"…","sold_out_at":<ms>}
+std::string sold_out_payload(const std::string& event_id, Millis at);
 
 }  // namespace tiketi::reservation

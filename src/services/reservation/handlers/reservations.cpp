@@ -38,6 +38,8 @@ void count_failure(State& s, const ApiError& e) {
     s.metrics.hold_sold_out->inc();
   } else if (c == "limit_exceeded") {
     s.metrics.hold_limit->inc();
+  } else if (c == "admission_expired") {
+    s.metrics.hold_expired_token->inc();
   } else if (c.rfind("admission_", 0) == 0) {
     s.metrics.hold_admission->inc();
   } else if (e.status() < 500) {

@@ -107,6 +107,9 @@ std::vector<store::Migration> migrations() {
        "CREATE INDEX tickets_reservation ON tickets (reservation_id)",
        "", ""},
       coord::outbox_migration(3),
+      // inventory.sold_out is emitted once per event: the row is the proof it was.
+      {4, "sold out marker", "CREATE TABLE sold_out (event_id TEXT PRIMARY KEY, sold_out_at BIGINT NOT NULL)", "",
+       ""},
   };
 }
 

@@ -188,11 +188,31 @@ void ReservationStore::forget_event(const std::string& event_id) {
 }
 
 void ReservationStore::notify_changed(const std::string& event_id) {
-  forget_event(event_id);
+  InventoryChange c;
+  c.event_id = event_id;
+  c.resync = true;
+  notify(c);
+}
+
+void ReservationStore::notify(const InventoryChange& change) {
+  if (change.resync) {
+    forget_event(change.event_id);
+  }
   if (on_change_) {
-    on_change_(event_id);
+    on_change_(change);
   }
 }
+
+namespace {
+std::vector<SeatChange> changes_from(const store::Result& res, SeatStatus status) {
+  std::vector<SeatChange> out;
+  out.reserve(res.rows.size());
+  for (const auto& row : res.rows) {
+    out.push_back({row.str("seat_id"), status, row.i64("version")});
+  }
+  return out;
+}
+}  // namespace
 
 std::int64_t ReservationStore::stripe_count(const std::string& event_id, const std::string& ticket_type_id) {
   std::lock_guard lock(mu_);
@@ -263,6 +283,8 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
     r.request_hash = hash;
     r.created_at = now;
     r.updated_at = now;
+    InventoryChange change;
+    change.event_id = h.event_id;
     std::function<Task<void>(store::Tx&)> work = [&](store::Tx& tx) -> Task<void> {
       r.items.clear();
       r.amount = 0;
@@ -278,6 +300,7 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
       if (held.rows.size() != n) {
         throw SeatsTaken();
       }
+      change.seats = changes_from(held, SeatStatus::held);
       for (const auto& row : held.rows) {
         ReservationItem it;
         it.seat_id = row.str("seat_id");
@@ -295,7 +318,7 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
     bool limit_hit = false;
     try {
       co_await db_->transaction(std::move(work));
-      notify_changed(h.event_id);
+      notify(change);
       co_return HoldResult{std::move(r), false};
     } catch (const LimitHit&) {
       limit_hit = true;
@@ -461,7 +484,9 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
     bool limit_hit = false;
     try {
       co_await db_->transaction(std::move(work));
-      notify_changed(h.event_id);
+      InventoryChange change;
+      change.event_id = h.event_id;  // quota only: no seat changed
+      notify(change);
       co_return HoldResult{std::move(r), false};
     } catch (const LimitHit&) {
       limit_hit = true;
@@ -548,7 +573,8 @@ Task<std::vector<Reservation>> ReservationStore::search(const std::string& event
 
 // Gives back what `r` holds (from PENDING) or owns (from CONFIRMED). Only rows still pointing at r
 // are touched: a seat whose expired hold someone else took over stays theirs.
-Task<void> ReservationStore::release(store::Tx& tx, const Reservation& r, Status from) {
+Task<std::vector<SeatChange>> ReservationStore::release(store::Tx& tx, const Reservation& r, Status from) {
+  std::vector<SeatChange> changed;
   co_await tx.exec(sql::kReleaseUserTickets, params(p(r.event_id), p(r.user_id), p(r.quantity)));
   if (r.kind == Kind::seated) {
     const auto seats = seat_ids_of(r);
@@ -562,7 +588,8 @@ Task<void> ReservationStore::release(store::Tx& tx, const Reservation& r, Status
       } else {
         text = sql::release_held_seats(seats.size());
       }
-      co_await tx.exec(text, std::move(ps));
+      auto res = co_await tx.exec(text, std::move(ps));
+      changed = changes_from(res, SeatStatus::available);
     }
   } else {
     for (const auto& it : r.items) {
@@ -572,16 +599,17 @@ Task<void> ReservationStore::release(store::Tx& tx, const Reservation& r, Status
       }
     }
   }
+  co_return changed;
 }
 
 Task<bool> ReservationStore::expire_in(store::Tx& tx, const std::string& id, Millis now,
-                                       std::string& event_id) {
+                                       InventoryChange& change) {
   auto r = co_await load(tx, id, true);
   if (!r || r->status != Status::pending || r->expires_at >= now) {
     co_return false;
   }
-  event_id = r->event_id;
-  co_await release(tx, *r, Status::pending);
+  change.event_id = r->event_id;
+  change.seats = co_await release(tx, *r, Status::pending);
   co_await tx.exec(sql::kSetExpired, params(p(id), p(now)));
   r->status = Status::expired;
   co_await coord::Outbox::add(tx, *clock_, "reservation.expired", r->id,
@@ -591,14 +619,15 @@ Task<bool> ReservationStore::expire_in(store::Tx& tx, const std::string& id, Mil
 
 Task<bool> ReservationStore::expire(const std::string& id) {
   bool done = false;
-  std::string event_id;
+  InventoryChange change;
   const Millis now = clock_->now_ms();
   std::function<Task<void>(store::Tx&)> work = [&](store::Tx& tx) -> Task<void> {
-    done = co_await expire_in(tx, id, now, event_id);
+    change = InventoryChange{};
+    done = co_await expire_in(tx, id, now, change);
   };
   co_await db_->transaction(std::move(work));
   if (done) {
-    notify_changed(event_id);
+    notify(change);
   }
   co_return done;
 }
@@ -631,9 +660,11 @@ Task<int> ReservationStore::expire_for_user(const std::string& user_id, const st
 Task<Reservation> ReservationStore::cancel(const std::string& id, const std::string& actor, bool admin) {
   std::optional<Reservation> out;
   bool changed = false;
+  InventoryChange change;
   const Millis now = clock_->now_ms();
   std::function<Task<void>(store::Tx&)> work = [&](store::Tx& tx) -> Task<void> {
     changed = false;
+    change = InventoryChange{};
     out = co_await load(tx, id, true);
     if (!out || (!admin && out->user_id != actor)) {
       throw errors::not_found("reservation");  // never reveal another user's reservation
@@ -652,7 +683,8 @@ Task<Reservation> ReservationStore::cancel(const std::string& id, const std::str
       }
     }
     const Status previous = r.status;
-    co_await release(tx, r, previous);
+    change.event_id = r.event_id;
+    change.seats = co_await release(tx, r, previous);
     if (previous == Status::confirmed) {
       co_await tx.exec(sql::kCancelTickets, params(p(r.id)));
     }
@@ -667,7 +699,7 @@ Task<Reservation> ReservationStore::cancel(const std::string& id, const std::str
   };
   co_await db_->transaction(std::move(work));
   if (changed) {
-    notify_changed(out->event_id);
+    notify(change);
   }
   co_return std::move(*out);
 }
@@ -730,6 +762,7 @@ Task<ConfirmResult> ReservationStore::confirm(store::Tx& tx, const PaymentComple
     co_return co_await fail(&r, "amount_mismatch");
   }
   const bool was_expired = r.status == Status::expired;
+  std::vector<SeatChange> sold_changes;
   bool claimed = true;
   const char* reason = "seats_taken";
   if (r.kind == Kind::seated) {
@@ -749,7 +782,8 @@ Task<ConfirmResult> ReservationStore::confirm(store::Tx& tx, const PaymentComple
     if (claimed) {
       auto sp = params(p(r.event_id), p(r.id));
       append(sp, seats);
-      co_await tx.exec(sql::sell_seats(seats.size()), std::move(sp));
+      auto sold = co_await tx.exec(sql::sell_seats(seats.size()), std::move(sp));
+      sold_changes = changes_from(sold, SeatStatus::sold);
     }
   } else if (was_expired) {
     // The quota was given back at expiry; take it again if any is left.
@@ -776,9 +810,12 @@ Task<ConfirmResult> ReservationStore::confirm(store::Tx& tx, const PaymentComple
   if (!claimed) {
     if (r.status == Status::pending) {
       // Expired but not swept yet, and someone else owns part of it now: give back the rest.
-      co_await release(tx, r, Status::pending);
+      auto released = co_await release(tx, r, Status::pending);
       co_await tx.exec(sql::kSetExpired, params(p(r.id), p(now)));
       r.status = Status::expired;
+      auto out = co_await fail(&r, reason);
+      out.seats = std::move(released);
+      co_return out;
     }
     co_return co_await fail(&r, reason);
   }
@@ -792,7 +829,69 @@ Task<ConfirmResult> ReservationStore::confirm(store::Tx& tx, const PaymentComple
   r.confirmed_at = now;
   auto tickets = co_await issue_tickets(tx, r, now);
   co_await coord::Outbox::add(tx, *clock_, "reservation.confirmed", r.id, confirmed_payload(r, tickets, now));
-  co_return ConfirmResult{ConfirmOutcome::confirmed, r.event_id};
+  ConfirmResult out{ConfirmOutcome::confirmed, r.event_id, std::move(sold_changes), false};
+  out.sold_out = co_await mark_if_sold_out(tx, r.event_id, now);
+  co_return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Sold out
+
+Task<bool> ReservationStore::mark_if_sold_out(store::Tx& tx, const std::string& event_id, Millis now) {
+  // Cheapest checks first: a marked event, then any unsold seat (found at once until the very end).
+  auto marked = co_await tx.exec(sql::kSoldOutMarked, params(p(event_id)));
+  if (!marked.empty()) {
+    co_return false;
+  }
+  auto unsold = co_await tx.exec(sql::kAnyUnsoldSeat, params(p(event_id)));
+  if (!unsold.empty()) {
+    co_return false;
+  }
+  auto quota = co_await tx.exec(sql::kQuotaCapacity, params(p(event_id)));
+  const std::int64_t stripes = quota.one().i64("n");
+  if (stripes > 0) {
+    if (quota.one().i64("free") > 0) {
+      co_return false;  // quota units nobody holds yet
+    }
+    // Every unit is held or sold: sold out only when the confirmed units fill the whole quota.
+    auto confirmed = co_await tx.exec(sql::kConfirmedQuotaUnits, params(p(event_id)));
+    if (confirmed.one().i64("n") < quota.one().i64("cap")) {
+      co_return false;
+    }
+  } else {
+    auto any = co_await tx.exec(sql::kAnySeat, params(p(event_id)));
+    if (any.empty()) {
+      co_return false;  // no inventory at all is not "sold out"
+    }
+  }
+  auto ins = co_await tx.exec(sql::kMarkSoldOut, params(p(event_id), p(now)));
+  if (ins.affected != 1) {
+    co_return false;  // a concurrent confirmation announced it
+  }
+  co_await coord::Outbox::add(tx, *clock_, "inventory.sold_out", event_id, sold_out_payload(event_id, now));
+  log::info(log_, "event sold out", {lf("event_id", event_id)});
+  co_return true;
+}
+
+Task<int> ReservationStore::sold_out_scan(int limit) {
+  const Millis now = clock_->now_ms();
+  auto candidates = co_await db_->exec(sql::kSoldOutCandidates, params(p(now), p(limit)));
+  int marked = 0;
+  for (const auto& row : candidates.rows) {
+    if (co_await mark_sold_out_in_tx(row.str("event_id"), now)) {
+      ++marked;
+    }
+  }
+  co_return marked;
+}
+
+Task<bool> ReservationStore::mark_sold_out_in_tx(std::string event_id, Millis now) {
+  bool done = false;
+  std::function<Task<void>(store::Tx&)> work = [&](store::Tx& tx) -> Task<void> {
+    done = co_await mark_if_sold_out(tx, event_id, now);
+  };
+  co_await db_->transaction(std::move(work));
+  co_return done;
 }
 
 // ------------------------------------------------------------------------------------------------

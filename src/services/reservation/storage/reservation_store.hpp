@@ -28,10 +28,27 @@ struct HoldResult {
   bool replayed = false;  // an earlier request with the same Idempotency-Key
 };
 
+// One seat's new status after a commit; `version` is seats.version, bumped by every write, so a
+// late message can never overwrite a newer status (the live seat feed keeps the highest).
+struct SeatChange {
+  std::string seat_id;
+  SeatStatus status = SeatStatus::available;
+  std::int64_t version = 0;
+};
+
+// What a commit changed in an event's inventory (cache invalidation and the live seat feed).
+struct InventoryChange {
+  std::string event_id;
+  std::vector<SeatChange> seats;  // empty for quota-only changes
+  bool resync = false;            // the inventory or the event itself changed: refetch everything
+};
+
 enum class ConfirmOutcome { confirmed, duplicate, failed };
 struct ConfirmResult {
   ConfirmOutcome outcome = ConfirmOutcome::failed;
-  std::string event_id;  // set when seats or quota changed
+  std::string event_id;           // set when seats or quota changed
+  std::vector<SeatChange> seats;  // seats sold (confirmed) or released (failed)
+  bool sold_out = false;          // this confirmation sold the last unit: inventory.sold_out added
 };
 
 struct SeatState {
@@ -73,7 +90,7 @@ class ReservationStore {
   const Clock& clock() const { return *clock_; }
 
   // Called after a commit that changed seats or quotas of an event (cache invalidation, live map).
-  void set_on_change(std::function<void(const std::string& event_id)> fn) { on_change_ = std::move(fn); }
+  void set_on_change(std::function<void(const InventoryChange&)> fn) { on_change_ = std::move(fn); }
 
   Task<std::optional<EventInfo>> find_event(const std::string& event_id, bool fresh = false);
 
@@ -99,8 +116,16 @@ class ReservationStore {
   Task<ConfirmResult> confirm(store::Tx& tx, const PaymentCompleted& p);
   Task<void> apply_published(store::Tx& tx, const PublishedEvent& e);
   Task<void> apply_status_changed(store::Tx& tx, const StatusChanged& s);
-  // After the consumer's transaction commits.
+  // After the consumer's transaction commits. notify_changed: the whole inventory (resync).
   void notify_changed(const std::string& event_id);
+  void notify(const InventoryChange& change);
+
+  // inventory.sold_out: inside `tx`, when every seat and quota unit of the event is sold and it was
+  // not announced yet, marks it and adds the outbox row. Returns whether it did.
+  Task<bool> mark_if_sold_out(store::Tx& tx, const std::string& event_id, Millis now);
+  // Periodic safety net (two confirmations selling the last seats concurrently on PostgreSQL may
+  // each see the other's seat unsold): checks events not yet announced; returns how many it marked.
+  Task<int> sold_out_scan(int limit = 200);
 
   // Reads.
   Task<std::vector<SeatState>> seat_map(const std::string& event_id);
@@ -120,8 +145,9 @@ class ReservationStore {
                                                                       const std::string& event_id,
                                                                       const std::string& ticket_type_id,
                                                                       std::int64_t quantity);
-  Task<void> release(store::Tx& tx, const Reservation& r, Status from);
-  Task<bool> expire_in(store::Tx& tx, const std::string& id, Millis now, std::string& event_id);
+  Task<bool> mark_sold_out_in_tx(std::string event_id, Millis now);
+  Task<std::vector<SeatChange>> release(store::Tx& tx, const Reservation& r, Status from);
+  Task<bool> expire_in(store::Tx& tx, const std::string& id, Millis now, InventoryChange& change);
   Task<std::vector<Ticket>> issue_tickets(store::Tx& tx, const Reservation& r, Millis now);
   std::int64_t stripe_count(const std::string& event_id, const std::string& ticket_type_id);
   void remember_stripes(const std::string& event_id, const std::string& ticket_type_id, std::int64_t n);
@@ -131,7 +157,7 @@ class ReservationStore {
   ClockPtr clock_;
   LogContext log_;
   StoreOptions opts_;
-  std::function<void(const std::string&)> on_change_;
+  std::function<void(const InventoryChange&)> on_change_;
   std::mutex mu_;
   std::map<std::string, std::pair<EventInfo, Millis>> events_;  // event id -> (info, fetched at)
   std::map<std::string, std::int64_t> stripes_;                 // "event\nticket type" -> stripe count

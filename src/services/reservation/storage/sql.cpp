@@ -38,7 +38,7 @@ std::string hold_seats(std::size_t n) {
          " version = version + 1 WHERE event_id = $1 AND seat_id IN (" +
          placeholders(5, n) +
          ") AND (status = 'available' OR (status = 'held' AND hold_expires_at < $4))"
-         " RETURNING seat_id, label, ticket_type_id, price";
+         " RETURNING seat_id, label, ticket_type_id, price, version";
 }
 
 std::string lock_seats(std::size_t n, bool for_update) {
@@ -50,14 +50,14 @@ std::string lock_seats(std::size_t n, bool for_update) {
 std::string sell_seats(std::size_t n) {
   return "UPDATE seats SET status = 'sold', hold_id = $2, reservation_id = $2, hold_expires_at = NULL,"
          " version = version + 1 WHERE event_id = $1 AND seat_id IN (" +
-         placeholders(3, n) + ")";
+         placeholders(3, n) + ") RETURNING seat_id, version";
 }
 
 std::string release_held_seats(std::size_t n) {
   return "UPDATE seats SET status = 'available', hold_id = NULL, hold_expires_at = NULL, version = version + "
          "1"
          " WHERE event_id = $1 AND hold_id = $2 AND status = 'held' AND seat_id IN (" +
-         placeholders(3, n) + ")";
+         placeholders(3, n) + ") RETURNING seat_id, version";
 }
 
 std::string release_sold_seats(std::size_t n) {
@@ -65,7 +65,7 @@ std::string release_sold_seats(std::size_t n) {
          "NULL,"
          " version = version + 1 WHERE event_id = $1 AND reservation_id = $2 AND status = 'sold'"
          " AND seat_id IN (" +
-         placeholders(3, n) + ")";
+         placeholders(3, n) + ") RETURNING seat_id, version";
 }
 
 std::string insert_items(std::size_t n) {

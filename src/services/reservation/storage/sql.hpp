@@ -67,7 +67,7 @@ std::string select_seats(std::size_t n);
 std::string hold_seats(std::size_t n);
 // Seats of one reservation, locked in seat order on PostgreSQL ($1 event, $2.. seat ids).
 std::string lock_seats(std::size_t n, bool for_update);
-// $1 event, $2 reservation, $3.. seat ids.
+// $1 event, $2 reservation, $3.. seat ids. These three return (seat_id, version) of the rows changed.
 std::string sell_seats(std::size_t n);
 std::string release_held_seats(std::size_t n);
 std::string release_sold_seats(std::size_t n);
@@ -155,6 +155,33 @@ inline constexpr const char* kTicketByCode =
 inline constexpr const char* kCheckIn =
     "UPDATE tickets SET checked_in_at = $2, checked_in_by = $3"
     " WHERE code = $1 AND status = 'valid' AND checked_in_at IS NULL";
+
+// ---- sold out (inventory.sold_out, once per event) ----
+inline constexpr const char* kSoldOutMarked = "SELECT sold_out_at FROM sold_out WHERE event_id = $1";
+inline constexpr const char* kAnyUnsoldSeat =
+    "SELECT seat_id FROM seats WHERE event_id = $1 AND status <> 'sold' LIMIT 1";
+inline constexpr const char* kAnySeat = "SELECT seat_id FROM seats WHERE event_id = $1 LIMIT 1";
+inline constexpr const char* kQuotaCapacity =
+    "SELECT COALESCE(SUM(cap), 0) AS cap, COALESCE(SUM(cap - used), 0) AS free, COUNT(*) AS n FROM quota_stripes"
+    " WHERE event_id = $1";
+inline constexpr const char* kConfirmedQuotaUnits =
+    "SELECT COALESCE(SUM(quantity), 0) AS n FROM reservations WHERE event_id = $1 AND status = 'CONFIRMED'"
+    " AND kind = 'general_admission'";
+inline constexpr const char* kMarkSoldOut =
+    "INSERT INTO sold_out (event_id, sold_out_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING";
+// Candidates for the periodic check (a confirmation racing another may miss the last seat).
+inline constexpr const char* kSoldOutCandidates =
+    "SELECT event_id FROM events e WHERE NOT EXISTS (SELECT 1 FROM sold_out o WHERE o.event_id = e.event_id)"
+    " AND e.performance_start > $1 ORDER BY event_id LIMIT $2";
+
+// ---- gauges ----
+inline constexpr const char* kReservationsByStatus =
+    "SELECT status, COUNT(*) AS n FROM reservations GROUP BY status";
+inline constexpr const char* kSeatsByEvent =
+    "SELECT s.event_id AS event_id,"
+    " CASE WHEN s.status = 'held' AND s.hold_expires_at < $1 THEN 'available' ELSE s.status END AS st,"
+    " COUNT(*) AS n FROM seats s JOIN events e ON e.event_id = s.event_id WHERE e.performance_start > $2"
+    " GROUP BY s.event_id, 2";
 
 // ---- stats ----
 inline constexpr const char* kSeatStats =
