@@ -42,6 +42,7 @@ constexpr std::array kCodes{
     CodeInfo{"upstream_unavailable", 503, "A required service is unavailable."},
     CodeInfo{"unavailable", 503, "The service is unavailable."},
     CodeInfo{"gateway_timeout", 504, "An upstream service timed out."},
+    CodeInfo{"gateway_unreachable", 503, "The payment gateway could not be reached; nothing was charged. Try again."},
     CodeInfo{"invalid_multipart", 400, "The upload is not valid multipart/form-data."},
     CodeInfo{"invalid_file_name", 400, "The file name is not acceptable."},
     CodeInfo{"empty_file", 400, "The uploaded file is empty."},

@@ -110,6 +110,19 @@ Task<Payment> apply_confirm(State& s, Payment p, const GatewayResult& r, bool re
 
 Task<Payment> call_confirm(State& s, Payment p) {
   auto r = co_await s.gateway->confirm(*p.payment_key, p.order_id, p.card_amount, p.order_id);
+  if (r.outcome == GatewayOutcome::unreachable) {
+    // Not one byte reached the gateway (refused connection, failed TLS handshake or certificate
+    // check): nothing was charged. Give the payment back to CREATED so it can be confirmed again.
+    const bool released = co_await s.store->release_gateway(p.id);
+    s.metrics.payments("unreachable", method_of(p)).inc();
+    log::warn(s.ctx.log, "payment gateway unreachable; nothing was sent",
+              {lf("payment_id", p.id), lf("error", r.message)});
+    if (released) {
+      throw ApiError(503, "gateway_unreachable",
+                     "The payment gateway could not be reached; nothing was charged. Please try again.");
+    }
+    co_return co_await reload(s, p.id);
+  }
   co_return co_await apply_confirm(s, std::move(p), r, true);
 }
 
@@ -254,7 +267,7 @@ Task<std::optional<Refund>> process_refund(State& s, const std::string& payment_
   }
   const std::string idem = "refund-" + refund->id;
   auto r = co_await s.gateway->cancel(*p->payment_key, refund->reason, std::nullopt, idem);
-  if (r.outcome == GatewayOutcome::unknown) {
+  if (r.outcome == GatewayOutcome::unknown || r.outcome == GatewayOutcome::unreachable) {
     co_await s.store->touch_refund(refund->id);
     co_return co_await s.store->find_refund(payment_id);
   }
@@ -294,12 +307,18 @@ Task<std::optional<Refund>> process_refund(State& s, const std::string& payment_
   co_return co_await s.store->find_refund(payment_id);
 }
 
-Task<int> reconcile_pass(State& s) {
+Task<int> reconcile_pass(State& s, PassGuard* guard) {
   int handled = 0;
   const Millis now = s.store->clock().now_ms();
   const Millis stale_pending = now - (s.settings.gateway_timeout_ms * 2 + 1'000);
   auto open = co_await s.store->needs_reconcile(now, stale_pending, 100);
   for (auto& p : open) {
+    if (guard != nullptr) {
+      const bool leader = co_await guard->still_leader();
+      if (!leader) {
+        co_return handled;
+      }
+    }
     try {
       co_await reconcile(s, p);
       ++handled;
@@ -317,6 +336,12 @@ Task<int> reconcile_pass(State& s) {
   }
   auto refunds = co_await s.store->pending_refunds(now, 100);
   for (auto& r : refunds) {
+    if (guard != nullptr) {
+      const bool leader = co_await guard->still_leader();
+      if (!leader) {
+        co_return handled;
+      }
+    }
     try {
       co_await process_refund(s, r.payment_id);
       ++handled;

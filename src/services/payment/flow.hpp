@@ -31,9 +31,17 @@ Task<bool> abandon(State& s, store::Tx& tx, const Payment& p, const std::string&
 // Cancels the card part of a pending refund at the gateway and records the outcome.
 Task<std::optional<Refund>> process_refund(State& s, const std::string& payment_id);
 
+// Asked between the items of a pass; false stops the pass early (the reconciler lease was lost,
+// so another replica now does this work).
+class PassGuard {
+ public:
+  virtual ~PassGuard() = default;
+  virtual Task<bool> still_leader() = 0;
+};
+
 // One pass of background work: unknown outcomes, stale gateway calls, abandoned payments,
 // pending refunds. Returns the items handled.
-Task<int> reconcile_pass(State& s);
+Task<int> reconcile_pass(State& s, PassGuard* guard = nullptr);
 
 // Handlers for the saga events (run inside the consumer's transaction).
 Task<void> on_reservation_cancelled(State& s, store::Tx& tx, const std::string& event_id,

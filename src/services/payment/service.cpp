@@ -1,12 +1,15 @@
 #include "services/payment/service.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <optional>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "coord/outbox.hpp"
 #include "core/error.hpp"
+#include "core/ids.hpp"
 #include "services/payment/flow.hpp"
 #include "services/payment/gateway/simulator.hpp"
 #include "services/payment/gateway/toss_gateway.hpp"
@@ -29,6 +32,13 @@ Settings load_settings(const Config& config) {
   }
   s.checkout_base_url = config.get("payment.checkout_url");
   s.gateway_timeout_ms = config.get_int("payment.gateway_timeout_ms", 10'000, 50, 120'000);
+  s.gateway_transport = config.get("payment.gateway_transport").value_or("auto");
+  if (s.gateway_transport != "auto" && s.gateway_transport != "curl" && s.gateway_transport != "native") {
+    throw std::invalid_argument("setting payment.gateway_transport: expected auto, curl or native, got '" +
+                                s.gateway_transport + "'");
+  }
+  s.gateway_ca_file = config.get("payment.gateway_ca_file").value_or("");
+  s.gateway_max_connections = config.get_int("payment.gateway_max_connections", 256, 1, 10'000);
   s.reconcile_interval_ms = config.get_int("payment.reconcile_interval_ms", 1'000, 10, 600'000);
   s.created_ttl_ms = config.get_int("payment.created_ttl_ms", 15 * 60'000, 1'000, 7 * 86'400'000LL);
   s.max_charge = config.get_int("payment.max_point_charge", 1'000'000, 1, kMaxAmount);
@@ -105,8 +115,21 @@ class PaymentService final : public app::Service {
       log::info(ctx.log, "payment gateway: built-in simulator (TEST MODE)", {lf("url", to.base_url)});
     }
     to.checkout_base_url = s->settings.checkout_base_url.value_or(to.base_url);
-    auto transport = make_http_transport(to.base_url, s->ctx.clock, ctx.executor, to.max_idle_connections);
+    to.max_idle_connections = static_cast<std::size_t>(s->settings.gateway_max_connections);
+    const bool https = to.base_url.rfind("https://", 0) == 0;
+    GatewayTransportPtr transport;
+    if (s->settings.gateway_transport == "curl" || (s->settings.gateway_transport == "auto" && https)) {
+      CurlTransportOptions co;
+      co.ca_file = s->settings.gateway_ca_file;
+      co.max_connections = to.max_idle_connections;
+      transport = make_curl_transport(to.base_url, co);
+    } else {
+      transport = make_http_transport(to.base_url, s->ctx.clock, ctx.executor, to.max_idle_connections);
+    }
     s->gateway = make_toss_gateway(to, transport, s->metrics.registry);
+    log::info(ctx.log, "payment gateway",
+              {lf("url", to.base_url), lf("transport", transport_name(*s, https)),
+               lf("test_mode", to.test_mode ? "yes" : "no")});
 
     if (ctx.coord) {
       relay_ = std::make_shared<coord::OutboxRelay>(ctx.db, ctx.coord, s->ctx.clock, ctx.log);
@@ -127,9 +150,11 @@ class PaymentService final : public app::Service {
         asio::co_spawn(ctx.executor, consumer_->run(), [keep = consumer_, s](std::exception_ptr) {});
       }
     }
+    reconciler_ = std::make_shared<Reconciler>();
+    reconciler_->owner = ctx.instance_id.empty() ? "payment-" + ids::random_hex(6) : ctx.instance_id;
     if (s->settings.background) {
       timer_ = std::make_shared<asio::steady_timer>(ctx.executor);
-      asio::co_spawn(ctx.executor, reconciler(s, timer_, stopping_), [s](std::exception_ptr) {});
+      asio::co_spawn(ctx.executor, reconciler(s, timer_, stopping_, reconciler_), [s](std::exception_ptr) {});
     }
     state_ = std::move(s);
     co_return;
@@ -164,11 +189,80 @@ class PaymentService final : public app::Service {
   State* state() { return state_.get(); }
   coord::Consumer* consumer() { return consumer_.get(); }
   coord::OutboxRelay* relay() { return relay_.get(); }
+  ReconcilerStatus reconciler_status() const {
+    ReconcilerStatus out;
+    if (reconciler_) {
+      out.passes = reconciler_->passes.load();
+      out.leader = reconciler_->leader.load();
+      out.owner = reconciler_->owner;
+    }
+    return out;
+  }
 
  private:
+  // The background reconciler runs on one replica at a time: the holder of the coordination lease
+  // "payment:reconciler". The lease is renewed before every gateway call of a pass, so a replica
+  // that loses it (paused, partitioned) stops within one item; a stopped replica releases it.
+  struct Reconciler final : PassGuard {
+    std::string owner;
+    coord::CoordinatorPtr coord;
+    std::optional<coord::Lease> lease;
+    coord::Ttl ttl{10'000};
+    std::atomic<std::int64_t> passes{0};
+    std::atomic<bool> leader{false};
+
+    Task<bool> acquire() {
+      if (!coord) {
+        leader = true;  // no coordination store: this process is alone
+        co_return true;
+      }
+      try {
+        lease = co_await coord->acquire_lease(kReconcilerLease, owner, ttl);
+      } catch (const std::exception&) {
+        lease.reset();
+      }
+      leader = lease.has_value();
+      co_return leader.load();
+    }
+
+    Task<bool> still_leader() override {
+      if (!coord) {
+        co_return true;
+      }
+      if (!lease) {
+        co_return false;
+      }
+      bool kept = false;
+      try {
+        kept = co_await coord->renew_lease(*lease, ttl);
+      } catch (const std::exception&) {
+        kept = false;
+      }
+      if (!kept) {
+        lease.reset();
+        leader = false;
+      }
+      co_return kept;
+    }
+
+    Task<void> release() {
+      if (coord && lease) {
+        try {
+          co_await coord->release_lease(*lease);
+        } catch (const std::exception&) {
+        }
+      }
+      lease.reset();
+      leader = false;
+    }
+  };
+  static constexpr const char* kReconcilerLease = "payment:reconciler";
+
   // Anything left UNKNOWN, stale, abandoned or waiting for a refund is retried on every tick.
   static Task<void> reconciler(std::shared_ptr<State> s, std::shared_ptr<asio::steady_timer> timer,
-                               std::shared_ptr<std::atomic<bool>> stopping) {
+                               std::shared_ptr<std::atomic<bool>> stopping, std::shared_ptr<Reconciler> r) {
+    r->coord = s->ctx.coord;
+    r->ttl = coord::Ttl{std::max<std::int64_t>(s->settings.reconcile_interval_ms * 5, 5'000)};
     while (!stopping->load()) {
       timer->expires_after(std::chrono::milliseconds(s->settings.reconcile_interval_ms));
       try {
@@ -179,12 +273,25 @@ class PaymentService final : public app::Service {
       if (stopping->load()) {
         break;
       }
+      const bool leader = co_await r->acquire();
+      if (!leader) {
+        continue;  // another replica reconciles
+      }
+      ++r->passes;
       try {
-        co_await reconcile_pass(*s);
+        co_await reconcile_pass(*s, r.get());
       } catch (const std::exception& e) {
         log::warn(s->ctx.log, "reconciler pass failed", {lf("error", e.what())});
       }
     }
+    co_await r->release();  // let another replica take over at once
+  }
+
+  static std::string transport_name(const State& s, bool https) {
+    if (s.settings.gateway_transport == "curl" || (s.settings.gateway_transport == "auto" && https)) {
+      return "curl";
+    }
+    return "native";
   }
 
   void add(net::Router& r, std::string method, std::string path, handlers::Fn fn) {
@@ -207,6 +314,7 @@ class PaymentService final : public app::Service {
   std::shared_ptr<coord::Consumer> consumer_;
   std::shared_ptr<coord::OutboxRelay> relay_;
   std::shared_ptr<asio::steady_timer> timer_;
+  std::shared_ptr<Reconciler> reconciler_;
   std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
 };
 
@@ -215,6 +323,11 @@ class PaymentService final : public app::Service {
 State* state_of(app::Service& service) {
   auto* s = dynamic_cast<PaymentService*>(&service);
   return s != nullptr ? s->state() : nullptr;
+}
+
+ReconcilerStatus reconciler_status(app::Service& service) {
+  auto* s = dynamic_cast<PaymentService*>(&service);
+  return s != nullptr ? s->reconciler_status() : ReconcilerStatus{};
 }
 
 Task<int> reconcile_once(app::Service& service) {

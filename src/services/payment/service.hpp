@@ -18,6 +18,14 @@ namespace tiketi::payment {
 struct State;
 // The started state of a service made by make_payment_service() (tests), or nullptr.
 State* state_of(app::Service& service);
+// The background reconciler of one service instance (tests, diagnostics): passes it ran, and
+// whether it holds the "payment:reconciler" lease now.
+struct ReconcilerStatus {
+  std::int64_t passes = 0;
+  bool leader = false;
+  std::string owner;
+};
+ReconcilerStatus reconciler_status(app::Service& service);
 // One reconciler pass regardless of the background switch (tests); returns items handled.
 Task<int> reconcile_once(app::Service& service);
 // Handles what the consumer can read now (tests); returns events handled.

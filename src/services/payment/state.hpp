@@ -19,6 +19,10 @@ struct Settings {
   std::string gateway_secret = "test_sk_tiketi_simulator";  // payment.gateway_secret
   std::optional<std::string> checkout_base_url;             // payment.checkout_url (browser-facing)
   std::int64_t gateway_timeout_ms = 10'000;                 // payment.gateway_timeout_ms
+  // payment.gateway_transport: auto (https -> curl, http -> native), curl, or native (net::HttpClient).
+  std::string gateway_transport = "auto";
+  std::string gateway_ca_file;                    // payment.gateway_ca_file: extra CA bundle (PEM)
+  std::int64_t gateway_max_connections = 256;     // payment.gateway_max_connections
   // How long a confirm waits on a quick lookup after a timeout before answering UNKNOWN.
   std::int64_t reconcile_interval_ms = 1'000;     // payment.reconcile_interval_ms (background pass)
   std::string success_url = "/payments/success";  // payment.success_url (the web UI's return page)

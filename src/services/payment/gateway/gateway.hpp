@@ -18,6 +18,8 @@ enum class GatewayOutcome {
   not_found,          // the gateway does not know this payment
   already_processed,  // confirm/cancel was already done (a duplicate): look it up
   unknown,            // timeout, transport error or 5xx: the outcome is not known
+  unreachable,        // the request never reached the gateway (connect/TLS failure): nothing was
+                      // processed, so the same call may be made again later
 };
 
 struct GatewayPayment {
@@ -60,7 +62,7 @@ class Gateway {
 using GatewayPtr = std::shared_ptr<Gateway>;
 
 // The HTTP exchange the Toss adapter needs, so the wire can be swapped (net::HttpClient for plain
-// http today; libcurl for https).
+// http; libcurl through common::OutboundHttp for https).
 struct GatewayHttpRequest {
   std::string method;
   std::string path;  // "/v1/payments/confirm"
@@ -71,6 +73,9 @@ struct GatewayHttpRequest {
 };
 struct GatewayHttpResponse {
   bool transport_error = false;  // no usable answer: timeout, connection error, 5xx
+  // With transport_error: no byte of the request reached the gateway (refused connection, failed
+  // TLS handshake or certificate check), so it cannot have been processed.
+  bool not_sent = false;
   std::string error;
   int status = 0;
   std::string body;

@@ -133,8 +133,13 @@ class TossGateway final : public Gateway {
   static GatewayResult interpret(const GatewayHttpResponse& resp) {
     GatewayResult r;
     if (resp.transport_error) {
-      r.outcome = GatewayOutcome::unknown;
-      r.code = resp.status >= 500 ? "gateway_" + std::to_string(resp.status) : "timeout_or_transport";
+      if (resp.not_sent) {
+        r.outcome = GatewayOutcome::unreachable;
+        r.code = "gateway_unreachable";
+      } else {
+        r.outcome = GatewayOutcome::unknown;
+        r.code = resp.status >= 500 ? "gateway_" + std::to_string(resp.status) : "timeout_or_transport";
+      }
       r.message = resp.error;
       return r;
     }

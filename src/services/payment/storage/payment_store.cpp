@@ -171,6 +171,12 @@ Task<bool> PaymentStore::start_gateway(const std::string& id, const std::string&
   co_return res.affected == 1;
 }
 
+Task<bool> PaymentStore::release_gateway(const std::string& id) {
+  store::Params params{p(id), p(clock_->now_ms())};
+  auto res = co_await db_->exec(sql::kReleaseGateway, std::move(params));
+  co_return res.affected == 1;
+}
+
 Task<bool> PaymentStore::mark_unknown(const std::string& id, const std::string& reason) {
   store::Params params{p(id), p(reason), p(clock_->now_ms())};
   auto res = co_await db_->exec(sql::kMarkUnknown, std::move(params));

@@ -58,6 +58,8 @@ class PaymentStore {
   // CREATED -> PENDING_GATEWAY with the key; false when not CREATED. A key already used by another
   // payment throws DbError(unique_violation).
   Task<bool> start_gateway(const std::string& id, const std::string& payment_key);
+  // PENDING_GATEWAY -> CREATED without the key (the gateway call never left); false otherwise.
+  Task<bool> release_gateway(const std::string& id);
   Task<bool> mark_unknown(const std::string& id, const std::string& reason);
   Task<void> touch(const std::string& id, Status status);
   Task<bool> mark_confirmed(store::Tx& tx, const std::string& id);

@@ -39,6 +39,11 @@ inline constexpr const char* kFindByReservation =
 inline constexpr const char* kStartGateway =
     "UPDATE payments SET status = 'PENDING_GATEWAY', payment_key = $2, updated_at = $3"
     " WHERE id = $1 AND status = 'CREATED'";
+// The gateway was never reached (connect/TLS failure): back to CREATED, key released, so the fan
+// can confirm again once the gateway is reachable.
+inline constexpr const char* kReleaseGateway =
+    "UPDATE payments SET status = 'CREATED', payment_key = NULL, updated_at = $2"
+    " WHERE id = $1 AND status = 'PENDING_GATEWAY'";
 inline constexpr const char* kMarkUnknown =
     "UPDATE payments SET status = 'UNKNOWN', failure_reason = $2, updated_at = $3"
     " WHERE id = $1 AND status = 'PENDING_GATEWAY'";
