@@ -100,6 +100,8 @@ struct Admitter::Impl {
     }
     report.leader = true;
     const QueueSettings& s = *settings;
+    report.rate = s.rate_per_second;
+    report.paused = s.paused;
 
     if (now - pe.last_sweep >= opts.sweep_every_ms) {
       pe.last_sweep = now;

@@ -29,6 +29,8 @@ struct TickReport {
   AdmitStep step;
   std::int64_t abandoned = 0;
   bool published = false;
+  double rate = 0;      // the rate in force (admin override applied)
+  bool paused = false;  // admission paused by an admin
 };
 
 // The tick message on channel "queue:<event>" (JSON):

@@ -5,6 +5,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
+#include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -65,6 +67,10 @@ struct Live::Impl : std::enable_shared_from_this<Live::Impl> {
     std::mutex mutex;
     std::unordered_multimap<std::string, std::weak_ptr<net::WebSocket>> sockets;  // user -> socket
     std::unordered_multimap<std::string, std::weak_ptr<SseListener>> streams;     // user -> SSE
+    // Coalescing (queue.broadcast_ms): admissions counted since the last shared broadcast.
+    Millis last_broadcast = std::numeric_limits<Millis>::min() / 2;  // the first tick always goes out
+    std::int64_t pending_count = 0;
+    bool pending_reshuffled = false;
   };
 
   explicit Impl(State& s) : state(s) {}
@@ -126,9 +132,31 @@ struct Live::Impl : std::enable_shared_from_this<Live::Impl> {
     json shared = j;
     shared.erase("admitted");
     shared.erase("exp");
-    auto broadcast = text(shared.dump());
-    if (state.ctx.hub != nullptr) {
-      state.ctx.hub->publish(r->topic, broadcast);
+    // At most one shared broadcast per queue.broadcast_ms per room: a tick in between only adds
+    // its count (and reshuffle flag) to the next one, so every socket costs one write per period
+    // however fast the leader ticks. Personal "admitted" messages below are never delayed.
+    bool send_shared = true;
+    if (const Millis every = state.settings.broadcast_ms; every > 0) {
+      std::lock_guard lock(r->mutex);
+      const bool reshuffled = shared.value("reshuffled", false);
+      r->pending_count += shared.value("count", std::int64_t{0});
+      r->pending_reshuffled = r->pending_reshuffled || reshuffled;
+      if (now - r->last_broadcast >= every || reshuffled) {
+        shared["count"] = r->pending_count;
+        shared["reshuffled"] = r->pending_reshuffled;
+        r->pending_count = 0;
+        r->pending_reshuffled = false;
+        r->last_broadcast = now;
+      } else {
+        send_shared = false;
+      }
+    }
+    Message broadcast;
+    if (send_shared) {
+      broadcast = text(shared.dump());
+      if (state.ctx.hub != nullptr) {
+        state.ctx.hub->publish(r->topic, broadcast);
+      }
     }
     std::vector<std::pair<std::string, std::vector<std::shared_ptr<net::WebSocket>>>> admitted_ws;
     std::vector<std::pair<std::string, std::vector<std::shared_ptr<SseListener>>>> admitted_sse;
@@ -167,8 +195,10 @@ struct Live::Impl : std::enable_shared_from_this<Live::Impl> {
         }
       }
     }
-    for (auto& l : all_sse) {
-      l->push(broadcast);
+    if (send_shared) {
+      for (auto& l : all_sse) {
+        l->push(broadcast);
+      }
     }
     if (admitted_ws.empty() && admitted_sse.empty()) {
       return;
@@ -273,6 +303,30 @@ Task<void> Live::serve_websocket(net::Request& req, net::WebSocketPtr ws) {
   if (s.ctx.hub != nullptr) {
     s.ctx.hub->subscribe(room->topic, ws);
   }
+  if (s.metrics.live_ws != nullptr) {
+    s.metrics.live_ws->add(1);
+  }
+  // Runs however the loop below ends, also when a coordination error throws out of it.
+  struct Leave {
+    std::function<void()> fn;
+    ~Leave() { fn(); }
+  };
+  std::function<void()> on_leave = [&s, room, ws, user] {
+    if (s.ctx.hub != nullptr) {
+      s.ctx.hub->unsubscribe(room->topic, *ws);
+    }
+    if (s.metrics.live_ws != nullptr) {
+      s.metrics.live_ws->add(-1);
+    }
+    std::lock_guard lock(room->mutex);
+    for (auto [b, e] = room->sockets.equal_range(user); b != e; ++b) {
+      if (b->second.lock() == ws) {
+        room->sockets.erase(b);
+        break;
+      }
+    }
+  };
+  Leave leave{std::move(on_leave)};
   ws->send_text(co_await impl->status_message(event, user));
   Millis last_heartbeat = s.ctx.clock->now_ms();
   int bad_frames = 0;
@@ -303,16 +357,6 @@ Task<void> Live::serve_websocket(net::Request& req, net::WebSocketPtr ws) {
       ws->send_text(error_json("bad_message", "Unknown message type."));
     }
   }
-  if (s.ctx.hub != nullptr) {
-    s.ctx.hub->unsubscribe(room->topic, *ws);
-  }
-  std::lock_guard lock(room->mutex);
-  for (auto [b, e] = room->sockets.equal_range(user); b != e; ++b) {
-    if (b->second.lock() == ws) {
-      room->sockets.erase(b);
-      break;
-    }
-  }
 }
 
 Task<void> Live::serve_stream(net::ResponseStream& out, std::string event, std::string user) {
@@ -322,6 +366,10 @@ Task<void> Live::serve_stream(net::ResponseStream& out, std::string event, std::
   {
     std::lock_guard lock(room->mutex);
     room->streams.emplace(user, listener);
+  }
+  auto* live_sse = impl->state.metrics.live_sse;
+  if (live_sse != nullptr) {
+    live_sse->add(1);
   }
   auto frame = [](std::string_view name, const std::string& data) {
     std::string f;
@@ -357,6 +405,9 @@ Task<void> Live::serve_stream(net::ResponseStream& out, std::string event, std::
         break;
       }
     }
+  }
+  if (live_sse != nullptr) {
+    live_sse->add(-1);
   }
   std::lock_guard lock(room->mutex);
   for (auto [b, e] = room->streams.equal_range(user); b != e; ++b) {

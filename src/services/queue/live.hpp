@@ -8,7 +8,9 @@
 // users that tick admitted. Protocol (docs/admission-token.md has the token):
 //   server -> client  {"type":"status", …standing…}   on connect and in reply to a heartbeat (exact)
 //                     {"type":"tick","head":H,"count":k,"waiting":W,"active":A,"rate":r,"paused":b,
-//                      "reshuffled":b,"ts":ms}       shared, every tick that moved (and ~1/s)
+//                      "reshuffled":b,"ts":ms}       shared, at most once per queue.broadcast_ms
+//                                                    (default 1 s; k = admissions since the previous
+//                                                    tick message, ts = the latest tick's time)
 //                     {"type":"admitted",…standing…}  personal, once
 //                     {"type":"error","code":…}
 //   client -> server  {"type":"auth","token":JWT}     first message when no access_token query param

@@ -23,7 +23,10 @@ Settings load_settings(const Config& config) {
   s.abandon_ms = config.get_int("queue.abandon_seconds", 60, 5, 3'600) * 1'000;
   s.tick_ms = config.get_int("queue.tick_ms", 200, 10, 5'000);
   s.lease_ms = config.get_int("queue.lease_ms", 3'000, 100, 60'000);
+  s.broadcast_ms = config.get_int("queue.broadcast_ms", 1'000, 0, 60'000);
   s.background = config.get("queue.background").value_or("on") != "off";
+  s.max_places_per_ip = config.get_int("queue.max_places_per_ip", 0, 0, 1'000'000);
+  s.max_renewals = config.get_int("queue.max_renewals", 2, 0, 100);
   s.admission_key = admission_key_from_config(config);
   return s;
 }
@@ -38,6 +41,14 @@ void Metrics::set_counts(const std::string& event, std::int64_t waiting, std::in
       .set(static_cast<double>(active));
 }
 
+void Metrics::set_rate(const std::string& event, double rate, bool paused) const {
+  if (registry == nullptr) {
+    return;
+  }
+  registry->gauge("queue_admission_rate", "Configured admissions per second (0 while paused)", {{"event", event}})
+      .set(paused ? 0.0 : rate);
+}
+
 class QueueService final : public app::Service {
  public:
   std::string name() const override { return "queue"; }
@@ -49,6 +60,7 @@ class QueueService final : public app::Service {
     add(r, "POST", "/api/v1/events/{id}/queue", &queue_join);
     add(r, "GET", "/api/v1/events/{id}/queue", &queue_status);
     add(r, "DELETE", "/api/v1/events/{id}/queue", &queue_leave);
+    add(r, "POST", "/api/v1/events/{id}/queue/renew", &queue_renew);
     add(r, "GET", "/api/v1/events/{id}/queue/stream", &queue_stream);
     add(r, "GET", "/api/v1/admin/queues/{eventId}", &admin_get);
     add(r, "PATCH", "/api/v1/admin/queues/{eventId}", &admin_patch);
@@ -88,9 +100,16 @@ class QueueService final : public app::Service {
     s->metrics.abandonments =
         &m.counter("queue_abandonments_total", "Waiting users removed after missing heartbeats");
     s->metrics.joins = &m.counter("queue_joins_total", "New places taken in a waiting room");
+    s->metrics.renewals = &m.counter("queue_session_renewals_total", "Shopper sessions extended while buying");
+    s->metrics.ip_refusals =
+        &m.counter("queue_ip_refusals_total", "Joins refused by the per-IP cap (queue.max_places_per_ip)");
     s->metrics.broadcast_lag =
         &m.histogram("queue_broadcast_lag_seconds", "From the admission tick to its fan-out on this replica",
                      {}, {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+    s->metrics.live_ws = &m.gauge("queue_live_clients", "Live position channels open on this replica",
+                                  {{"transport", "websocket"}});
+    s->metrics.live_sse =
+        &m.gauge("queue_live_clients", "Live position channels open on this replica", {{"transport", "sse"}});
 
     const std::string instance = ctx.instance_id.empty() ? "queue" : ctx.instance_id;
     AdmitterOptions ao;
@@ -106,6 +125,7 @@ class QueueService final : public app::Service {
           raw->metrics.admissions->inc(static_cast<double>(r.step.admitted.size()));
           raw->metrics.abandonments->inc(static_cast<double>(r.abandoned));
           raw->metrics.set_counts(event, r.step.waiting, r.step.active);
+          raw->metrics.set_rate(event, r.rate, r.paused);
         });
     consumer_ = std::make_shared<coord::Consumer>(ctx.db, ctx.coord, "queue", instance, ctx.log);
     register_handlers(*consumer_, s);
@@ -193,7 +213,22 @@ class QueueService final : public app::Service {
           // Verify the bearer token here too, so the routes work with or without the shared
           // middleware (skipped when a principal is already set).
           common::authenticate_request(*s->authenticator, req);
-          co_return co_await fn(*s, req);
+          std::string coord_error;
+          try {
+            co_return co_await fn(*s, req);
+          } catch (const ApiError&) {
+            throw;
+          } catch (const std::exception& e) {
+            // The line lives only in the coordination store: while it is unreachable the honest
+            // answer is 503 + Retry-After (the load balancer and clients retry), not a 500.
+            if (std::string_view(e.what()).starts_with("redis ")) {
+              coord_error = e.what();
+            } else {
+              throw;
+            }
+          }
+          log::warn(s->ctx.log, "coordination store unavailable", {lf("error", coord_error)});
+          throw errors::unavailable("The waiting room is temporarily unavailable; your place is kept.", 1);
         },
         net::RouteOptions{.service = "queue"});
   }

@@ -13,6 +13,7 @@ Task<net::Response> queue_join(State& s, net::Request& req);    // POST   /api/v
 Task<net::Response> queue_status(State& s, net::Request& req);  // GET    /api/v1/events/{id}/queue
 Task<net::Response> queue_leave(State& s, net::Request& req);   // DELETE /api/v1/events/{id}/queue
 Task<net::Response> queue_stream(State& s, net::Request& req);  // GET    /api/v1/events/{id}/queue/stream
+Task<net::Response> queue_renew(State& s, net::Request& req);   // POST   /api/v1/events/{id}/queue/renew
 
 Task<net::Response> admin_get(State& s, net::Request& req);          // GET   /api/v1/admin/queues/{eventId}
 Task<net::Response> admin_patch(State& s, net::Request& req);        // PATCH /api/v1/admin/queues/{eventId}

@@ -2,6 +2,10 @@
 
 #include <sodium.h>
 
+#include <chrono>
+#include <map>
+#include <mutex>
+
 #include "services/queue/storage/scripts.hpp"
 
 namespace tiketi::queue {
@@ -16,6 +20,8 @@ Standing standing_from(const coord::Reply& r) {
   if (kind == 1) {
     s.place = Place::admitted;
     s.session_expires_at = a.at(1).integer();
+  } else if (kind == 3) {
+    s.place = Place::refused;
   } else if (kind == 0) {
     s.place = Place::waiting;
     s.rank = a.at(1).integer();
@@ -35,7 +41,21 @@ void shuffle(std::vector<std::int64_t>& v) {
 
 }  // namespace
 
-Line::Line(coord::CoordinatorPtr coord, std::string ns) : coord_(std::move(coord)), ns_(std::move(ns)) {}
+struct Line::Cache {
+  struct Entry {
+    std::optional<QueueSettings> value;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::mutex mutex;
+  std::map<std::string, Entry> entries;
+  void drop(const std::string& event) {
+    std::lock_guard lock(mutex);
+    entries.erase(event);
+  }
+};
+
+Line::Line(coord::CoordinatorPtr coord, std::string ns)
+    : coord_(std::move(coord)), ns_(std::move(ns)), cache_(std::make_shared<Cache>()) {}
 
 std::string Line::key(const std::string& event, std::string_view what) const {
   std::string k;
@@ -45,10 +65,16 @@ std::string Line::key(const std::string& event, std::string_view what) const {
 }
 
 Task<Standing> Line::join(std::string event, std::string user, Millis now, bool direct,
-                          std::int64_t max_active, Millis session_ms) {
-  Strings keys{key(event, "line"), key(event, "seq"), key(event, "seen"), key(event, "active")};
-  Strings args{user, std::to_string(now), direct ? "1" : "0", std::to_string(max_active),
-               std::to_string(session_ms)};
+                          std::int64_t max_active, Millis session_ms, std::string ip, std::int64_t ip_cap) {
+  Strings keys{key(event, "line"), key(event, "seq"),  key(event, "seen"),
+               key(event, "active"), key(event, "ips"), key(event, "renewals")};
+  Strings args{user,
+               std::to_string(now),
+               direct ? "1" : "0",
+               std::to_string(max_active),
+               std::to_string(session_ms),
+               std::move(ip),
+               std::to_string(ip_cap)};
   auto r = co_await coord_->eval(scripts::join(), std::move(keys), std::move(args));
   co_return standing_from(r);
 }
@@ -60,8 +86,27 @@ Task<Standing> Line::status(std::string event, std::string user, Millis now) {
   co_return standing_from(r);
 }
 
+Task<Line::Renewal> Line::renew(std::string event, std::string user, Millis now, Millis session_ms,
+                                std::int64_t max_renewals) {
+  Strings keys{key(event, "active"), key(event, "renewals")};
+  Strings args{std::move(user), std::to_string(now), std::to_string(session_ms), std::to_string(max_renewals)};
+  auto r = co_await coord_->eval(scripts::renew(), std::move(keys), std::move(args));
+  const auto& a = r.array();
+  Renewal out;
+  const auto kind = a.at(0).integer();
+  if (kind == 1) {
+    out.result = Renewal::Result::renewed;
+    out.expires_at = a.at(1).integer();
+    out.used = a.at(2).integer();
+  } else if (kind == 3) {
+    out.result = Renewal::Result::limit;
+    out.expires_at = a.at(1).integer();
+  }
+  co_return out;
+}
+
 Task<bool> Line::leave(std::string event, std::string user) {
-  Strings keys{key(event, "line"), key(event, "seen"), key(event, "active")};
+  Strings keys{key(event, "line"), key(event, "seen"), key(event, "active"), key(event, "renewals")};
   Strings args{user};
   auto r = co_await coord_->eval(scripts::leave(), std::move(keys), std::move(args));
   co_return r.integer() > 0;
@@ -69,8 +114,8 @@ Task<bool> Line::leave(std::string event, std::string user) {
 
 Task<AdmitStep> Line::admit(std::string event, Millis now, std::int64_t n, std::int64_t max_active,
                             Millis session_ms, std::int64_t fencing_token) {
-  Strings keys{key(event, "line"), key(event, "active"), key(event, "seen"), key(event, "head"),
-               key(event, "fence")};
+  Strings keys{key(event, "line"), key(event, "active"), key(event, "seen"),
+               key(event, "head"), key(event, "fence"),  key(event, "renewals")};
   Strings args{std::to_string(now), std::to_string(n), std::to_string(max_active), std::to_string(session_ms),
                std::to_string(fencing_token)};
   auto r = co_await coord_->eval(scripts::admit(), std::move(keys), std::move(args));
@@ -149,16 +194,35 @@ Task<std::optional<QueueSettings>> Line::raw_settings(std::string event) {
 }
 
 Task<std::optional<QueueSettings>> Line::settings(std::string event) {
-  auto s = co_await raw_settings(event);
-  if (!s) {
-    co_return std::nullopt;
+  auto cache = cache_;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(cache->mutex);
+    auto it = cache->entries.find(event);
+    if (it != cache->entries.end() && now - it->second.at < std::chrono::milliseconds(kSettingsCacheMs)) {
+      co_return it->second.value;
+    }
   }
-  auto o = co_await overrides(event);
-  co_return apply(std::move(*s), o);
+  std::optional<QueueSettings> out;
+  auto s = co_await raw_settings(event);
+  if (s) {
+    auto o = co_await overrides(event);
+    out = apply(std::move(*s), o);
+  }
+  {
+    std::lock_guard lock(cache->mutex);
+    if (cache->entries.size() > 10'000) {
+      cache->entries.clear();  // bounded: unknown event ids cannot grow it without limit
+    }
+    cache->entries[event] = Cache::Entry{out, now};
+  }
+  co_return out;
 }
 
 Task<void> Line::put_settings(QueueSettings s) {
+  cache_->drop(s.event_id);
   co_await coord_->set(key(s.event_id, "settings"), to_json(s));
+  cache_->drop(s.event_id);
   co_await coord_->zadd(ns_ + "queue:events", s.event_id, static_cast<double>(s.sale_start));
 }
 
@@ -168,7 +232,9 @@ Task<AdminOverrides> Line::overrides(std::string event) {
 }
 
 Task<void> Line::put_overrides(std::string event, AdminOverrides o) {
+  cache_->drop(event);
   co_await coord_->set(key(event, "admin"), to_json(o));
+  cache_->drop(event);  // a read that raced the write must not keep the old overrides
 }
 
 Task<std::vector<std::string>> Line::events() {

@@ -12,6 +12,8 @@
 //   <ns>queue:{E}:opened    set once when the opening ran (and the pre-queue was shuffled)
 //   <ns>queue:{E}:settings  QueueSettings JSON from the event service
 //   <ns>queue:{E}:admin     AdminOverrides JSON
+//   <ns>queue:{E}:ips       sorted set client IP -> places taken from it (only with a per-IP cap)
+//   <ns>queue:{E}:renewals  sorted set user -> shopper-session renewals used (reset on admission)
 //   <ns>queue:events        sorted set event id -> sale_start (events the admission loop drives)
 // Every multi-step change is one Script (Lua on Redis, native in memory) so it is atomic.
 #include <cstdint>
@@ -25,7 +27,7 @@
 
 namespace tiketi::queue {
 
-enum class Place { waiting, admitted, absent };
+enum class Place { waiting, admitted, absent, refused };
 
 struct Standing {
   Place place = Place::absent;
@@ -55,9 +57,18 @@ class Line {
   explicit Line(coord::CoordinatorPtr coord, std::string ns = {});
 
   // Idempotent per user: an existing place (or shopper session) is kept. `direct` admits at once
-  // when the line is empty and fewer than max_active sessions are live (mode auto).
+  // when the line is empty and fewer than max_active sessions are live (mode auto). With
+  // ip_cap > 0, a new place is refused (Place::refused) once `ip` has taken ip_cap places.
   Task<Standing> join(std::string event, std::string user, Millis now, bool direct, std::int64_t max_active,
-                      Millis session_ms);
+                      Millis session_ms, std::string ip = {}, std::int64_t ip_cap = 0);
+  // Extends a live shopper session to now + session_ms, at most max_renewals times per admission.
+  struct Renewal {
+    enum class Result { renewed, not_admitted, limit } result = Result::not_admitted;
+    Millis expires_at = 0;
+    std::int64_t used = 0;
+  };
+  Task<Renewal> renew(std::string event, std::string user, Millis now, Millis session_ms,
+                      std::int64_t max_renewals);
   // Where the user stands; when waiting, also records a heartbeat.
   Task<Standing> status(std::string event, std::string user, Millis now);
   // Leaves the line or ends the shopper session; true when something was removed.
@@ -77,7 +88,10 @@ class Line {
   Task<std::int64_t> active(std::string event, Millis now);
   Task<std::int64_t> head(std::string event);
 
-  // Settings and admin overrides.
+  // Settings and admin overrides. settings() is cached per process for kSettingsCacheMs (every
+  // join and status needs them; two Redis round trips saved per request); this Line's own writes
+  // invalidate it at once, another replica's are seen within that time.
+  static constexpr Millis kSettingsCacheMs = 250;
   Task<std::optional<QueueSettings>> settings(std::string event);  // with overrides applied
   Task<std::optional<QueueSettings>> raw_settings(std::string event);
   Task<void> put_settings(QueueSettings s);
@@ -91,6 +105,8 @@ class Line {
  private:
   coord::CoordinatorPtr coord_;
   std::string ns_;
+  struct Cache;
+  std::shared_ptr<Cache> cache_;
 };
 
 }  // namespace tiketi::queue

@@ -40,10 +40,19 @@ end
 local created = 0
 local seq = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not seq then
+  local cap = tonumber(ARGV[7] or '0')
+  if cap > 0 and ARGV[6] ~= '' then
+    local used = tonumber(redis.call('ZSCORE', KEYS[5], ARGV[6]) or '0')
+    if used >= cap then
+      return {3}
+    end
+    redis.call('ZINCRBY', KEYS[5], 1, ARGV[6])
+  end
   if ARGV[3] == '1' and redis.call('ZCARD', KEYS[1]) == 0 and
      redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[2], '+inf') < tonumber(ARGV[4]) then
     local e = now + tonumber(ARGV[5])
     redis.call('ZADD', KEYS[4], e, ARGV[1])
+    redis.call('ZREM', KEYS[6], ARGV[1])
     return {1, e}
   end
   seq = redis.call('INCR', KEYS[2])
@@ -64,9 +73,18 @@ return {0, redis.call('ZRANK', KEYS[1], ARGV[1]), tonumber(seq), created}
     std::int64_t created = 0;
     auto seq = m.zscore(k[0], a[0]);
     if (!seq) {
+      const std::int64_t cap = a.size() > 6 ? to_i64(a[6]) : 0;
+      if (cap > 0 && !a[5].empty()) {
+        const double used = m.zscore(k[4], a[5]).value_or(0);
+        if (used >= static_cast<double>(cap)) {
+          return Reply{ReplyArray{i(3)}};
+        }
+        m.zadd(k[4], a[5], used + 1);
+      }
       if (a[2] == "1" && m.zcard(k[0]) == 0 && live_sessions(m, k[3], now) < to_i64(a[3])) {
         const std::int64_t e = now + to_i64(a[4]);
         m.zadd(k[3], a[0], static_cast<double>(e));
+        m.zrem(k[5], a[0]);
         return Reply{ReplyArray{i(1), i(e)}};
       }
       seq = static_cast<double>(m.incr(k[1]));
@@ -115,10 +133,16 @@ coord::Script make_leave() {
   s.name = "queue.leave";
   s.lua = R"lua(
 redis.call('ZREM', KEYS[2], ARGV[1])
+if KEYS[4] then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+end
 return redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[3], ARGV[1])
 )lua";
   s.native = [](MemoryState& m, const Strings& k, const Strings& a) -> Reply {
     m.zrem(k[1], a[0]);
+    if (k.size() > 3) {
+      m.zrem(k[3], a[0]);
+    }
     const bool line = m.zrem(k[0], a[0]);
     const bool active = m.zrem(k[2], a[0]);
     return i(static_cast<std::int64_t>(line) + static_cast<std::int64_t>(active));
@@ -150,6 +174,9 @@ if n > 0 then
   for j = 1, #popped, 2 do
     redis.call('ZADD', KEYS[2], e, popped[j])
     redis.call('ZREM', KEYS[3], popped[j])
+    if KEYS[6] then
+      redis.call('ZREM', KEYS[6], popped[j])
+    end
     head = tonumber(popped[j + 1])
     admitted[#admitted + 1] = popped[j]
     admitted[#admitted + 1] = head
@@ -186,6 +213,9 @@ return out
       for (const auto& p : m.zpop_min(k[0], n)) {
         m.zadd(k[1], p.member, expiry);
         m.zrem(k[2], p.member);
+        if (k.size() > 5) {
+          m.zrem(k[5], p.member);
+        }
         head = static_cast<std::int64_t>(p.score);
         out.push_back(Reply{p.member});
         out.push_back(i(head));
@@ -256,6 +286,48 @@ return n
   return s;
 }
 
+coord::Script make_renew() {
+  coord::Script s;
+  s.name = "queue.renew";
+  s.lua = R"lua(
+local now = tonumber(ARGV[2])
+local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not exp or tonumber(exp) <= now then
+  return {2}
+end
+local used = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
+if used >= tonumber(ARGV[4]) then
+  return {3, tonumber(exp)}
+end
+local e = now + tonumber(ARGV[3])
+if e <= tonumber(exp) then
+  return {1, tonumber(exp), used}
+end
+redis.call('ZINCRBY', KEYS[2], 1, ARGV[1])
+redis.call('ZADD', KEYS[1], e, ARGV[1])
+return {1, e, used + 1}
+)lua";
+  s.native = [](MemoryState& m, const Strings& k, const Strings& a) -> Reply {
+    const Millis now = to_i64(a[1]);
+    auto exp = m.zscore(k[0], a[0]);
+    if (!exp || *exp <= static_cast<double>(now)) {
+      return Reply{ReplyArray{i(2)}};
+    }
+    const auto used = static_cast<std::int64_t>(m.zscore(k[1], a[0]).value_or(0));
+    if (used >= to_i64(a[3])) {
+      return Reply{ReplyArray{i(3), i(static_cast<std::int64_t>(*exp))}};
+    }
+    const std::int64_t e = now + to_i64(a[2]);
+    if (static_cast<double>(e) <= *exp) {
+      return Reply{ReplyArray{i(1), i(static_cast<std::int64_t>(*exp)), i(used)}};
+    }
+    m.zadd(k[1], a[0], static_cast<double>(used + 1));
+    m.zadd(k[0], a[0], static_cast<double>(e));
+    return Reply{ReplyArray{i(1), i(e), i(used + 1)}};
+  };
+  return s;
+}
+
 coord::Script make_count_active() {
   coord::Script s;
   s.name = "queue.count_active";
@@ -290,6 +362,10 @@ const coord::Script& sweep() {
 }
 const coord::Script& open() {
   static const coord::Script s = make_open();
+  return s;
+}
+const coord::Script& renew() {
+  static const coord::Script s = make_renew();
   return s;
 }
 const coord::Script& count_active() {

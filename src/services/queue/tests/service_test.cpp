@@ -17,6 +17,7 @@
 #include "net/tests/test_support.hpp"
 #include "services/common/auth_verify.hpp"
 #include "services/queue/admission.hpp"
+#include "services/queue/live.hpp"
 #include "services/queue/service.hpp"
 #include "services/queue/state.hpp"
 #include "services/reservation/domain/admission.hpp"
@@ -327,6 +328,32 @@ TEST_F(QueueServiceTest, WebSocketPushesTicksAndTheAdmission) {
   ASSERT_TRUE(anon.ws_send_text(R"({"type":"auth","token":"forged"})"));
   EXPECT_EQ(json::parse(anon.ws_read_text().value_or("{}"))["code"], "unauthorized");
   EXPECT_EQ(call("GET", "/api/v1/events/ev1/queue", token("bob")).status, 200);
+}
+
+TEST_F(QueueServiceTest, SharedTickPushesAreCoalescedPerBroadcastPeriod) {
+  publish_event("ev1");
+  call("POST", "/api/v1/events/ev1/queue", token("bob"));
+  RawClient bob(server_->port());
+  ASSERT_TRUE(bob.ws_handshake("/api/v1/events/ev1/queue/ws?access_token=" + token("bob")));
+  ASSERT_TRUE(bob.ws_read_text().has_value());  // the status on connect
+  auto* st = state_of(*service_);
+  ASSERT_NE(st, nullptr);
+  auto msg = [&](int head) {
+    return json{{"type", "tick"},  {"event", "ev1"}, {"head", head},      {"admitted", json::array()},
+                {"count", 1},      {"waiting", 1},   {"active", 0},       {"rate", 1},
+                {"paused", false}, {"reshuffled", false}, {"ts", clock_->now_ms()}, {"exp", 0}}
+        .dump();
+  };
+  st->live->on_tick_message("ev1", msg(1));  // the first tick goes out at once
+  auto first = json::parse(bob.ws_read_text().value_or("{}"));
+  EXPECT_EQ(first["head"], 1);
+  EXPECT_EQ(first["count"], 1);
+  st->live->on_tick_message("ev1", msg(2));  // within queue.broadcast_ms (1 s): held back
+  clock_->advance(1'000);
+  st->live->on_tick_message("ev1", msg(3));
+  auto next = json::parse(bob.ws_read_text().value_or("{}"));
+  EXPECT_EQ(next["head"], 3) << "the tick in between must not be pushed on its own";
+  EXPECT_EQ(next["count"], 2) << "the push carries every admission since the previous one";
 }
 
 TEST_F(QueueServiceTest, MalformedFramesCloseOnlyThatSocket) {
