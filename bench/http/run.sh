@@ -6,6 +6,7 @@
 # of req/s and p99, their ratio, and the idle RSS of tiketi, as markdown rows for BENCHMARKS.md.
 #
 #   bench/http/run.sh [--bin PATH] [--bare PATH] [--runs N] [--duration 10s] [--connections 256] [--threads 2]
+#                     [--compare PATH]   (a second tiketi binary, e.g. before a change, measured in the same run)
 #   bench/http/run.sh --smoke      (2 s, 1 run: checks the harness works; part of the test suite)
 #
 # Both servers log every request: tiketi its JSON line to stdout, nginx its access_log, both into
@@ -23,17 +24,19 @@ duration=10s
 connections=256
 threads=2
 smoke=0
+compare=""
 route=/health/live
 while (($#)); do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
     --bare) bare=$2; shift 2 ;;
+    --compare) compare=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --smoke) smoke=1; runs=1; duration=2s; shift ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -42,9 +45,11 @@ for tool in wrk nginx curl; do
 done
 [[ -x "$bin" ]] || { echo "bench: no tiketi binary at $bin" >&2; exit 1; }
 [[ -x "$bare" ]] || { echo "bench: no bare Beast baseline at $bare (target tiketi_bare_beast)" >&2; exit 1; }
+[[ -z "$compare" || -x "$compare" ]] || { echo "bench: no tiketi binary at $compare (--compare)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/tiketi-bench.XXXXXX)
 tiketi_pid=""
+compare_pid=""
 bare_pid=""
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
@@ -52,10 +57,13 @@ cleanup() {
     kill -TERM "$bare_pid" 2>/dev/null || true
     wait "$bare_pid" 2>/dev/null || true
   fi
-  if [[ -n "$tiketi_pid" ]] && tiketi_alive "$tiketi_pid"; then
-    kill -TERM "$tiketi_pid" 2>/dev/null || true
-    wait "$tiketi_pid" 2>/dev/null || true
-  fi
+  local p
+  for p in "$tiketi_pid" "$compare_pid"; do
+    if [[ -n "$p" ]] && tiketi_alive "$p"; then
+      kill -TERM "$p" 2>/dev/null || true
+      wait "$p" 2>/dev/null || true
+    fi
+  done
   if [[ -s "$work/nginx/nginx.pid" ]]; then
     local pid
     pid=$(cat "$work/nginx/nginx.pid")
@@ -91,6 +99,23 @@ for attempt in 1 2 3; do
 done
 sleep 1  # let start-up allocations settle before reading the idle footprint
 idle_rss_kb=$(ps -o rss= -p "$tiketi_pid" | tr -d ' ')
+
+# --- the comparison binary (optional), same shape, its own data directory -----------------------
+if [[ -n "$compare" ]]; then
+  mkdir -p "$work/data-compare"
+  "$compare" migrate --data-dir "$work/data-compare" >"$work/migrate-compare.log" 2>&1 ||
+    { cat "$work/migrate-compare.log" >&2; exit 1; }
+  for attempt in 1 2 3; do
+    compare_port=$(tiketi_free_port)
+    "$compare" serve --listen "127.0.0.1:$compare_port" --data-dir "$work/data-compare" </dev/null >/dev/null 2>"$work/compare.err" &
+    compare_pid=$!
+    wait_http "http://127.0.0.1:$compare_port/health/ready" "$compare_pid" && break
+    echo "bench: comparison tiketi did not start on port $compare_port (attempt $attempt)" >&2
+    kill -TERM "$compare_pid" 2>/dev/null || true
+    compare_pid=""
+    ((attempt < 3)) || exit 1
+  done
+fi
 
 # --- nginx, static file with the same body -----------------------------------------------------
 mkdir -p "$work/nginx/html" "$work/nginx/tmp"
@@ -157,12 +182,23 @@ to_ms() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -a t_rps=() t_p99=() n_rps=() n_p99=() b_rps=() b_p99=()
+declare -a t_rps=() t_p99=() n_rps=() n_p99=() b_rps=() b_p99=() c_rps=() c_p99=() t_cpu=() c_cpu=()
 errors=0
-# Sets RPS and P99 (ms); counts failures in `errors`.
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Sets RPS, P99 (ms) and, when a pid is given, CPU_US (server CPU microseconds per request: robust
+# on a busy machine, where req/s and p99 mostly measure the neighbours); counts failures in `errors`.
 run_wrk() {
-  local label=$1 url=$2 out rps p99 bad
+  local label=$1 url=$2 pid=${3:-} out rps p99 bad c0 c1 total
+  CPU_US=""
+  [[ -n "$pid" ]] && c0=$(cpu_ticks "$pid")
   out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url" 2>&1)
+  if [[ -n "$pid" ]]; then
+    c1=$(cpu_ticks "$pid")
+    total=$(awk '/requests in/ {print $1}' <<<"$out")
+    CPU_US=$(awk -v a="$c0" -v b="$c1" -v n="${total:-0}" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN { if (n > 0) printf "%.2f", (b - a) / hz * 1e6 / n; else print "" }')
+  fi
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
@@ -174,7 +210,8 @@ run_wrk() {
     p99=0
   fi
   p99=$(to_ms "$p99")
-  printf '  %-7s %10.0f req/s  p99 %8.2f ms%s\n' "$label" "$rps" "$p99" "${bad:+  non-2xx: $bad}" >&2
+  printf '  %-7s %10.0f req/s  p99 %8.2f ms%s%s\n' "$label" "$rps" "$p99" "${CPU_US:+  server CPU $CPU_US us/req}" \
+    "${bad:+  non-2xx: $bad}" >&2
   if grep -q 'Socket errors' <<<"$out"; then
     printf '          %s\n' "$(grep 'Socket errors' <<<"$out")" >&2
   fi
@@ -189,15 +226,22 @@ echo "bench: wrk -t$threads -c$connections -d$duration --latency, $runs run(s) e
 echo "bench: tiketi http://127.0.0.1:$tiketi_port$route (pid $tiketi_pid), nginx http://127.0.0.1:$nginx_port/live.json" >&2
 for ((i = 1; i <= runs; i++)); do
   echo "run $i/$runs" >&2
-  run_wrk tiketi "http://127.0.0.1:$tiketi_port$route"
+  run_wrk tiketi "http://127.0.0.1:$tiketi_port$route" "$tiketi_pid"
   t_rps+=("$RPS")
   t_p99+=("$P99")
+  t_cpu+=("${CPU_US:-0}")
   run_wrk nginx "http://127.0.0.1:$nginx_port/live.json"
   n_rps+=("$RPS")
   n_p99+=("$P99")
   run_wrk beast "http://127.0.0.1:$bare_port/"
   b_rps+=("$RPS")
   b_p99+=("$P99")
+  if [[ -n "$compare" ]]; then
+    run_wrk compare "http://127.0.0.1:$compare_port$route" "$compare_pid"
+    c_rps+=("$RPS")
+    c_p99+=("$P99")
+    c_cpu+=("${CPU_US:-0}")
+  fi
 done
 
 tr=$(median "${t_rps[@]}")
@@ -217,11 +261,20 @@ echo "<!-- bench/http/run.sh $(date -u +%Y-%m-%d) commit $commit: wrk -t$threads
 echo "| what | req/s | p99 |"
 echo "|---|---:|---:|"
 printf '| tiketi %sGET %s%s (embedded, release, access log on) | %.0f | %.2f ms |\n' "$bt" "$route" "$bt" "$tr" "$tp"
+printf '| tiketi server CPU per request (user + system) | %s µs | |\n' "$(median "${t_cpu[@]}")"
 printf '| nginx %s static file, 2 workers | %.0f | %.2f ms |\n' "$nginx_version" "$nr" "$np"
 printf '| bare Boost.Beast, same body, 2 threads (no router/middleware/logging) | %.0f | %.2f ms |\n' "$br" "$bp"
 printf '| ratio tiketi / nginx | %s× | |\n' "$ratio"
 printf '| ratio tiketi / bare Beast | %s× | |\n' "$bratio"
+if [[ -n "$compare" ]]; then
+  cr=$(median "${c_rps[@]}")
+  cp=$(median "${c_p99[@]}")
+  printf '| comparison tiketi (%s), same route | %.0f | %.2f ms |\n' "$compare" "$cr" "$cp"
+  printf '| ratio tiketi / comparison | %s× | |\n' "$(awk -v a="$tr" -v b="$cr" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+  printf '| comparison server CPU per request | %s µs | |\n' "$(median "${c_cpu[@]}")"
+fi
 printf '| idle RSS of %stiketi serve%s | %.1f MiB | |\n' "$bt" "$bt" "$(awk -v k="$idle_rss_kb" 'BEGIN { print k / 1024 }')"
+echo "<!-- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) -->"
 
 if ((errors)); then
   echo "bench: $errors run(s) had errors (non-2xx answers or no result)" >&2

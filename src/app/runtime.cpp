@@ -294,6 +294,12 @@ int serve(const Config& config) {
   // secret in the scaled shape is a start-up error naming the setting.
   common::AuthenticatorPtr authenticator;
   try {
+    // Connection budget (see net::ServerOptions): server.max_connections caps connections
+    // (0 = only the descriptor budget), server.fd_reserve keeps descriptors for everything else.
+    opts.max_connections =
+        static_cast<std::size_t>(p.cfg.get_int("server.max_connections", 0, 0, 10'000'000));
+    opts.fd_reserve = static_cast<std::size_t>(
+        p.cfg.get_int("server.fd_reserve", static_cast<std::int64_t>(opts.fd_reserve), 0, 1'000'000));
     authenticator = common::Authenticator::from_config(p.cfg, p.clock);
   } catch (const std::exception& e) {
     log::error(p.log, "invalid configuration", {lf("error", e.what())});
@@ -303,14 +309,17 @@ int serve(const Config& config) {
 
   net::Server server(opts, std::move(router), reg);
   // Until every service has started (and again while draining) only the platform routes answer.
-  server.use([&p](net::Request& req, const net::Next& next) -> Task<net::Response> {
-    if (p.phase.load() != 1 && !req.path.starts_with("/health/") && req.path != "/metrics" &&
+  // Both checks are synchronous (Server::before): no coroutine frame per request.
+  server.before([&p](net::Request& req) {
+    const int phase = p.phase.load(std::memory_order_relaxed);
+    if (phase != 1 && !req.path.starts_with("/health/") && req.path != "/metrics" &&
         !req.path.starts_with("/debug/")) {
-      throw errors::unavailable(p.phase.load() == 0 ? "Starting up." : "Shutting down.", 1);
+      throw errors::unavailable(phase == 0 ? "Starting up." : "Shutting down.", 1);
     }
-    co_return co_await next(req);
   });
-  server.use(common::bearer_middleware(authenticator));
+  // What common::bearer_middleware does, without its coroutine: fill req.principal from a valid
+  // token (an invalid one only makes require_user() answer 401 later).
+  server.before([authenticator](net::Request& req) { common::authenticate_request(*authenticator, req); });
 
   try {
     server.start();

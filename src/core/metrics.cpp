@@ -99,8 +99,18 @@ class Family {
   std::map<std::string, Series> series;  // by label text, sorted for stable output
 };
 
-void Counter::inc(double v) { atomic_add(bits_, v); }
-double Counter::value() const { return from_bits(bits_.load(std::memory_order_relaxed)); }
+void Counter::inc(double v) {
+  // Counts are almost always whole (requests, errors): those take a single fetch_add.
+  if (v >= 0 && v < 4294967296.0 && v == static_cast<double>(static_cast<std::uint64_t>(v))) {
+    whole_.fetch_add(static_cast<std::uint64_t>(v), std::memory_order_relaxed);
+    return;
+  }
+  atomic_add(bits_, v);
+}
+double Counter::value() const {
+  return static_cast<double>(whole_.load(std::memory_order_relaxed)) +
+         from_bits(bits_.load(std::memory_order_relaxed));
+}
 void Gauge::set(double v) { bits_.store(to_bits(v), std::memory_order_relaxed); }
 void Gauge::add(double v) { atomic_add(bits_, v); }
 double Gauge::value() const { return from_bits(bits_.load(std::memory_order_relaxed)); }

@@ -20,7 +20,8 @@ class Counter {
   double value() const;
 
  private:
-  std::atomic<std::uint64_t> bits_{0};  // double stored as bits for lock-free add
+  std::atomic<std::uint64_t> whole_{0};  // whole increments: one fetch_add, no CAS loop
+  std::atomic<std::uint64_t> bits_{0};   // fractional increments: double stored as bits
 };
 
 class Gauge {

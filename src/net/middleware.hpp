@@ -1,8 +1,9 @@
 #pragma once
 // Middleware wraps the matched handler: fn(request, next). The server's built-in chain, outermost
 // first, is: request id + traceparent -> access log -> metrics -> error mapping (ApiError and
-// exceptions -> JSON body) -> CORS -> per-IP rate limit -> body-size limit -> user middleware ->
-// handler. User middleware (e.g. auth's bearer-token check) is added with Server::use().
+// exceptions -> JSON body) -> CORS -> per-IP rate limit -> body-size limit -> user checks ->
+// user middleware -> handler. User checks (Server::before: synchronous, e.g. the readiness gate and
+// the bearer-token check) cost no coroutine frame per request; middleware (Server::use) can await.
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,6 +19,8 @@ namespace tiketi::net {
 
 using Next = std::function<Task<Response>(Request&)>;
 using Middleware = std::function<Task<Response>(Request&, const Next&)>;
+// A synchronous pre-handler check: may annotate the request, throws ApiError to refuse it.
+using Check = std::function<void(Request&)>;
 
 // Compose middleware around a handler, first element outermost.
 Handler chain(const std::vector<Middleware>& mws, Handler inner);

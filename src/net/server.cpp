@@ -5,6 +5,7 @@
 // serialised by hand into one reused string (Beast only parses requests).
 #include "net/server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -14,6 +15,11 @@
 #include <random>
 #include <thread>
 #include <unordered_set>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -25,7 +31,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -343,11 +348,43 @@ struct Worker {
   std::unordered_set<WsConn*> sockets;
   bool draining = false;
   bool destroying = false;  // set before the io_context is destroyed: guards must not stop it
+  // Held back for EMFILE: closing it frees exactly one descriptor to take a waiting connection
+  // off the backlog and refuse it, so accept never stalls when the process is out of descriptors.
+  int spare_fd = -1;
   asio::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> drain_timer;
   std::thread thread;
+
+  ~Worker() {
+    if (spare_fd >= 0) {
+      ::close(spare_fd);
+    }
+  }
 };
+
+// 503 for connections beyond the budget: written with one non-blocking send right after accept,
+// before any request byte is read, then the socket is closed.
+constexpr std::string_view kOverCapacity =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "Retry-After: 1\r\n"
+    "Connection: close\r\n"
+    "Content-Length: 98\r\n"
+    "\r\n"
+    R"({"error":{"code":"unavailable","message":"The server is at its connection limit. Retry shortly."}})";
+static_assert(kOverCapacity.size() - kOverCapacity.find("\r\n\r\n") - 4 == 98, "Content-Length of kOverCapacity");
+
+void refuse_fd(int fd) {
+  ::send(fd, kOverCapacity.data(), kOverCapacity.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+  // Take a request that already arrived so the close sends FIN rather than RST (an RST can make
+  // the client lose the 503 before reading it). Never waits.
+  char sink[2048];
+  while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+  }
+  ::close(fd);
+}
 
 thread_local const void* tl_current_server = nullptr;
 
@@ -367,7 +404,7 @@ class SendQueue {
   void pop_front() {
     items_[head_++].reset();
     if (head_ == items_.size()) {
-      items_.clear();
+      std::vector<WebSocket::Message>().swap(items_);  // idle sockets keep no queue storage
       head_ = 0;
     } else if (head_ >= 32 && head_ * 2 >= items_.size()) {
       items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
@@ -386,9 +423,14 @@ class SendQueue {
   std::size_t head_ = 0;
 };
 
+// The WebSocket runs directly on the socket (no beast::tcp_stream: the WebSocket stream has its own
+// handshake/idle timers, and tcp_stream would add a second heap object and two more timers per
+// socket) and without permessage-deflate (no zlib state, no write buffer per socket).
+using WsStream = websocket::stream<tcp::socket, false>;
+
 class WsConn final : public WebSocket, public std::enable_shared_from_this<WsConn> {
  public:
-  WsConn(beast::tcp_stream&& s, std::uint64_t id, std::size_t queue_limit)
+  WsConn(tcp::socket&& s, std::uint64_t id, std::size_t queue_limit)
       : ws_(std::move(s)),
         ex_(ws_.get_executor()),
         id_(id),
@@ -414,17 +456,27 @@ class WsConn final : public WebSocket, public std::enable_shared_from_this<WsCon
     if (!open_.load(std::memory_order_relaxed)) {
       co_return std::nullopt;
     }
-    auto [ec, n] = co_await ws_.async_read(buf_, nothrow);
+    // An idle socket spends its life waiting here, so the wait holds only a small buffer inside
+    // this frame: Beast's dynamic-buffer read would allocate 1.5 KB per socket before the first
+    // byte arrives. The message grows into `out` only once data is there (bounded by
+    // read_message_max, which Beast enforces per frame header).
+    std::array<char, 64> first;  // a heartbeat or status request fits
+    auto [ec, n] = co_await ws_.async_read_some(asio::buffer(first), nothrow);
     if (ec) {
       fail();
-      buf_ = beast::flat_buffer();
       co_return std::nullopt;
     }
-    std::string out = beast::buffers_to_string(buf_.data());
-    buf_.consume(buf_.size());
-    // Idle sockets should not keep a large buffer from one big message.
-    if (buf_.capacity() > 4096) {
-      buf_.shrink_to_fit();
+    std::string out(first.data(), n);
+    while (!ws_.is_message_done()) {
+      const std::size_t old = out.size();
+      const std::size_t chunk = std::clamp<std::size_t>(old, 512, 64 * 1024);
+      out.resize(old + chunk);
+      auto [ec2, n2] = co_await ws_.async_read_some(asio::buffer(out.data() + old, chunk), nothrow);
+      out.resize(old + n2);
+      if (ec2) {
+        fail();
+        co_return std::nullopt;
+      }
     }
     co_return out;
   }
@@ -522,15 +574,15 @@ class WsConn final : public WebSocket, public std::enable_shared_from_this<WsCon
     co_await t.async_wait(nothrow);
     if (self->open_) {
       self->fail();
-      beast::get_lowest_layer(self->ws_).close();
+      error_code ignored;
+      beast::get_lowest_layer(self->ws_).close(ignored);
     }
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  WsStream ws_;
   Executor ex_;
   std::uint64_t id_;
   std::size_t queue_limit_;
-  beast::flat_buffer buf_;
   SendQueue queue_;
   std::size_t dropped_ = 0;
   bool writing_ = false;
@@ -597,6 +649,11 @@ struct Server::Impl {
   std::shared_ptr<std::atomic<std::size_t>> ws_count = std::make_shared<std::atomic<std::size_t>>(0);
   std::atomic<std::uint64_t> next_ws_id{1};
   std::vector<Middleware> user_mws;
+  std::vector<Check> checks;
+  // Effective connection budget (set by start()); atomic so the gauge may read it from any thread.
+  std::shared_ptr<std::atomic<std::size_t>> conn_limit = std::make_shared<std::atomic<std::size_t>>(0);
+  metrics::Counter* refused_budget = nullptr;
+  metrics::Counter* refused_exhausted = nullptr;
   std::once_flag finalized;
   bool is_finalized = false;
   std::vector<RouteState> routes;
@@ -635,6 +692,22 @@ struct Server::Impl {
                             [c = ws_count] { return static_cast<double>(c->load()); });
     registry.gauge_callback("http_connections_active", "Open HTTP connections (including WebSockets)", {},
                             [c = active] { return static_cast<double>(c->load()); });
+    registry.gauge_callback("http_connections_limit",
+                            "Connection budget: min(max_connections, open-file limit - fd_reserve)", {},
+                            [c = conn_limit] { return static_cast<double>(c->load()); });
+    refused_budget = &registry.counter("connections_refused_total",
+                                       "Connections refused at accept (503 + close), by reason",
+                                       {{"reason", "fd_budget"}});
+    refused_exhausted = &registry.counter("connections_refused_total",
+                                          "Connections refused at accept (503 + close), by reason",
+                                          {{"reason", "fd_exhausted"}});
+  }
+
+  // A draining worker stops once its last connection (HTTP or WebSocket) is gone.
+  void maybe_stop(Worker& w) const {
+    if (w.draining && !w.destroying && w.conns.empty() && w.sockets.empty()) {
+      w.ioc.stop();
+    }
   }
 
   ~Impl() {
@@ -750,11 +823,42 @@ struct Server::Impl {
     return true;
   }
 
-  Task<Response> run(Request& req, const Match& m, const RouteState* rs, bool static_candidate) {
+  // What routing decided for one request.
+  struct Routed {
+    const RouteState* rs = nullptr;
+    SeriesCache* series = nullptr;
+    bool static_candidate = false;
+    SteadyClock::time_point t0;
+  };
+
+  Routed route_request(Request& req, Match& m) const {
+    Routed r;
+    r.t0 = SteadyClock::now();
+    init_context(req);
+    if (m.route != nullptr) {
+      r.rs = &routes[static_cast<std::size_t>(m.route - router.routes().data())];
+      req.route = m.route->templ;
+      req.params = std::move(m.params);
+      req.log.service = r.rs->service;
+      r.series = r.rs->series.get();
+    } else {
+      r.static_candidate = !m.path_known && static_eligible(req);
+      req.route = r.static_candidate ? "static" : "unmatched";
+      req.log.service = opts.service_label;
+      const auto& table = r.static_candidate ? static_series : unmatched_series;
+      r.series = table[method_index(req.method)].get();
+    }
+    return r;
+  }
+
+  // Everything before the route handler that needs no await: CORS preflight, rate limit, 405/404,
+  // static files, body limit, upgrade check, user checks. Returns the response when it is final;
+  // nullopt means "run r.rs->handler". Throws ApiError.
+  std::optional<Response> pre_handler(Request& req, const Match& m, const Routed& r) const {
     if (req.method == "OPTIONS" && req.header("Access-Control-Request-Method") && allowed_origin(req)) {
       // Preflight is answered before routing: the route itself does not accept OPTIONS.
       Match pm = router.match(*req.header("Access-Control-Request-Method"), req.path);
-      co_return preflight(req, pm);
+      return preflight(req, pm);
     }
     if (limiter && !req.remote_ip.empty()) {
       double now = std::chrono::duration<double>(SteadyClock::now().time_since_epoch()).count();
@@ -762,74 +866,73 @@ struct Server::Impl {
         throw errors::rate_limited(wait);
       }
     }
-    if (rs == nullptr) {
+    if (r.rs == nullptr) {
       if (m.path_known) {
-        Response r = error_response(errors::method_not_allowed(), req.log);
+        Response resp = error_response(errors::method_not_allowed(), req.log);
         std::string allow;
         for (const auto& a : m.allowed) {
           allow += allow.empty() ? a : ", " + a;
         }
-        r.headers.emplace_back("Allow", std::move(allow));
-        co_return r;
+        resp.headers.emplace_back("Allow", std::move(allow));
+        return resp;
       }
-      if (static_candidate) {
-        if (auto r = serve_static(opts.web_root, req)) {
-          co_return std::move(*r);
+      if (r.static_candidate) {
+        if (auto st = serve_static(opts.web_root, req)) {
+          return std::move(*st);
         }
       }
       throw errors::not_found("route");
     }
-    if (req.body.size() > rs->max_body) {
-      throw errors::payload_too_large(rs->max_body);
+    if (req.body.size() > r.rs->max_body) {
+      throw errors::payload_too_large(r.rs->max_body);
     }
     if (m.route->ws_handler && !is_ws_upgrade(req)) {
       throw ApiError(426, "upgrade_required", "this route only accepts WebSocket upgrades");
     }
-    co_return co_await rs->handler(req);
+    for (const auto& check : checks) {
+      check(req);
+    }
+    return std::nullopt;
   }
 
-  Task<Response> handle(Request& req, Match m, const ApiError* early) {
-    const auto t0 = SteadyClock::now();
-    init_context(req);
-    const RouteState* rs = nullptr;
-    SeriesCache* series = nullptr;
-    bool static_candidate = false;
-    if (m.route != nullptr) {
-      rs = &routes[static_cast<std::size_t>(m.route - router.routes().data())];
-      req.route = m.route->templ;
-      req.params = std::move(m.params);
-      req.log.service = rs->service;
-      series = rs->series.get();
-    } else {
-      static_candidate = !m.path_known && static_eligible(req);
-      req.route = static_candidate ? "static" : "unmatched";
-      req.log.service = opts.service_label;
-      auto& table = static_candidate ? static_series : unmatched_series;
-      series = table[method_index(req.method)].get();
-    }
-    Response resp;
-    try {
-      if (early != nullptr) {
-        throw *early;
-      }
-      resp = co_await run(req, m, rs, static_candidate);
-    } catch (const std::exception& e) {
-      resp = error_response(e, req.log);
-    } catch (...) {
-      resp = error_response(std::runtime_error("non-standard exception"), req.log);
-    }
+  // After the handler: CORS, ids, metrics, access log.
+  void finish(const Request& req, Response& resp, const Routed& r) const {
     add_cors(req, resp);
     set_header(resp.headers, "X-Request-Id", req.log.request_id);
     // Which process answered: lets operators and the stack tests see the gateway's routing.
     resp.headers.emplace_back("X-Tiketi-Service", opts.service_label);
-    double secs = std::chrono::duration<double>(SteadyClock::now() - t0).count();
-    series->record(resp.status, secs);
+    double secs = std::chrono::duration<double>(SteadyClock::now() - r.t0).count();
+    r.series->record(resp.status, secs);
     if (opts.access_log && log::level() <= LogLevel::info) {
       log::info(req.log, "http_request",
                 {lf("method", req.method), lf("route", req.route), lf("path", req.path),
                  lf("status", resp.status), lf("duration_ms", secs * 1000.0), lf("remote_ip", req.remote_ip),
                  lf("bytes", resp.stream ? 0UL : static_cast<unsigned long>(resp.body.size()))});
     }
+  }
+
+  // The whole chain as one coroutine (in-process dispatch). The socket session runs the same
+  // steps inline so a request costs one coroutine frame: the route handler's.
+  Task<Response> handle(Request& req, Match m, const ApiError* early) {
+    Routed r = route_request(req, m);
+    Response resp;
+    try {
+      if (early != nullptr) {
+        throw *early;
+      }
+      std::optional<Response> quick = pre_handler(req, m, r);
+      if (quick) {
+        resp = std::move(*quick);
+      } else {
+        Response h = co_await r.rs->handler(req);
+        resp = std::move(h);
+      }
+    } catch (const std::exception& e) {
+      resp = error_response(e, req.log);
+    } catch (...) {
+      resp = error_response(std::runtime_error("non-standard exception"), req.log);
+    }
+    finish(req, resp, r);
     co_return resp;
   }
 
@@ -883,7 +986,10 @@ struct Server::Impl {
     }
     bound_port = ep.port();
     started = true;
+    compute_connection_limit();
     for (auto& w : workers) {
+      w->acceptor->native_non_blocking(true);  // the EMFILE path calls accept4 on it directly
+      w->spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       asio::co_spawn(w->ioc, accept_loop(*w), asio::detached);
       w->thread = std::thread([this, wp = w.get()] {
         tl_current_server = this;
@@ -900,6 +1006,45 @@ struct Server::Impl {
     }
   }
 
+  void compute_connection_limit() {
+    std::size_t limit = opts.max_connections > 0 ? opts.max_connections : SIZE_MAX;
+    rlimit rl{};
+    std::size_t nofile = 0;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      nofile = static_cast<std::size_t>(rl.rlim_cur);
+      std::size_t by_fd = nofile > opts.fd_reserve ? nofile - opts.fd_reserve : 0;
+      if (by_fd < nofile / 2) {
+        // A limit too small for the reserve: still serve, with half the descriptors.
+        log::warn(LogContext{opts.service_label, {}, {}, {}}, "open-file limit is below the descriptor reserve",
+                  {lf("nofile", static_cast<unsigned long>(nofile)),
+                   lf("fd_reserve", static_cast<unsigned long>(opts.fd_reserve))});
+        by_fd = std::max<std::size_t>(1, nofile / 2);
+      }
+      limit = std::min(limit, by_fd);
+    }
+    conn_limit->store(limit);
+    log::info(LogContext{opts.service_label, {}, {}, {}}, "connection budget",
+              {lf("limit", static_cast<unsigned long>(limit)), lf("nofile", static_cast<unsigned long>(nofile)),
+               lf("fd_reserve", static_cast<unsigned long>(opts.fd_reserve))});
+  }
+
+  // Out of descriptors (EMFILE/ENFILE): the waiting connection would stay in the backlog and
+  // epoll would report it again at once. Free the spare descriptor, take the connection, refuse
+  // it, and take the spare back. Returns false when nothing could be taken.
+  bool shed_with_spare(Worker& w) {
+    if (w.spare_fd < 0 || !w.acceptor) {
+      return false;
+    }
+    ::close(w.spare_fd);
+    w.spare_fd = -1;
+    int fd = ::accept4(w.acceptor->native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      refuse_fd(fd);
+    }
+    w.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0;
+  }
+
   Task<void> accept_loop(Worker& w) {
     asio::steady_timer backoff(w.ioc);
     while (w.acceptor && w.acceptor->is_open()) {
@@ -908,20 +1053,28 @@ struct Server::Impl {
         if (ec == asio::error::operation_aborted || !w.acceptor->is_open()) {
           co_return;
         }
+        if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+          if (shed_with_spare(w)) {
+            refused_exhausted->inc();
+            continue;
+          }
+        }
         if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
             ec == asio::error::no_memory || ec.value() == ENFILE) {
-          // Out of file descriptors: the connection stays in the backlog and accept would fail
-          // again at once. Back off briefly instead of spinning.
-          backoff.expires_after(std::chrono::milliseconds(50));
+          // Nothing could be taken (no spare, or another thread took the freed descriptor):
+          // back off briefly instead of spinning.
+          backoff.expires_after(std::chrono::milliseconds(10));
           co_await backoff.async_wait(nothrow);
         }
         continue;
       }
-      if (active->load(std::memory_order_relaxed) >= opts.max_connections || w.draining) {
-        error_code ignored;
-        sock.close(ignored);  // over budget: shed at once rather than queue
+      if (active->load(std::memory_order_relaxed) >= conn_limit->load(std::memory_order_relaxed) || w.draining) {
+        refuse_fd(sock.release());  // over budget: answer 503 at once rather than queue
+        refused_budget->inc();
         continue;
       }
+      // Counted here, not in the session, so the budget check above is exact.
+      active->fetch_add(1, std::memory_order_relaxed);
       error_code ignored;
       sock.set_option(tcp::no_delay(true), ignored);
       asio::co_spawn(w.ioc, session(w, std::move(sock)), asio::detached);
@@ -979,23 +1132,24 @@ struct Server::Impl {
   }
 
   Task<void> session(Worker& w, tcp::socket sock) {
-    active->fetch_add(1, std::memory_order_relaxed);
+    // `active` was counted by the accept loop; a WebSocket upgrade hands it over to its socket.
     struct Guard {
+      const Impl& impl;
       Worker& w;
       Conn* c;
-      std::atomic<std::size_t>& active;
+      bool handed_over = false;
       ~Guard() {
         w.conns.erase(c);
-        active.fetch_sub(1, std::memory_order_relaxed);
-        if (w.draining && !w.destroying && w.conns.empty()) {
-          w.ioc.stop();  // last connection of a draining worker: nothing left to wait for
+        if (!handed_over) {
+          impl.active->fetch_sub(1, std::memory_order_relaxed);
         }
+        impl.maybe_stop(w);  // last connection of a draining worker: nothing left to wait for
       }
     };
     beast::tcp_stream stream(std::move(sock));
     Conn conn{&stream, Conn::State::idle};
     w.conns.insert(&conn);
-    Guard guard{w, &conn, *active};
+    Guard guard{*this, w, &conn};
     std::string peer;
     {
       error_code ec;
@@ -1098,14 +1252,36 @@ struct Server::Impl {
 
         conn.state = Conn::State::busy;
         stream.expires_never();
-        Response resp = co_await handle(req, std::move(m), early ? &*early : nullptr);
+        // handle(), inline: the route handler's frame is the only coroutine frame per request.
+        Routed routed = route_request(req, m);
+        Response resp;
+        try {
+          if (early) {
+            throw *early;
+          }
+          std::optional<Response> quick = pre_handler(req, m, routed);
+          if (quick) {
+            resp = std::move(*quick);
+          } else {
+            Response h = co_await routed.rs->handler(req);
+            resp = std::move(h);
+          }
+        } catch (const std::exception& e) {
+          resp = error_response(e, req.log);
+        } catch (...) {
+          resp = error_response(std::runtime_error("non-standard exception"), req.log);
+        }
+        finish(req, resp, routed);
 
         if (resp.status == 101 && route != nullptr && route->ws_handler) {
-          // The HTTP read state is not needed any more: give its memory back before the socket
-          // settles in for a long life.
-          buffer = beast::flat_buffer();
-          head = std::string();
-          co_await run_websocket(w, conn, stream, parser.release(), req, *route);
+          // The socket leaves this session: the WebSocket gets its own small coroutine and this
+          // frame (HTTP parser, buffers) is freed, so an idle socket keeps only what it needs.
+          guard.handed_over = true;
+          auto ws = std::make_shared<WsConn>(stream.release_socket(), next_ws_id.fetch_add(1),
+                                             opts.ws_send_queue_limit);
+          strip_handshake_headers(req);
+          asio::co_spawn(w.ioc, run_websocket(w, std::move(ws), parser.release(), std::move(req), *route),
+                         asio::detached);
           co_return;
         }
         keep_alive = keep_alive && !w.draining;
@@ -1176,33 +1352,78 @@ struct Server::Impl {
     co_return keep_alive && !w.draining;
   }
 
-  Task<void> run_websocket(Worker& w, Conn& conn, beast::tcp_stream& stream,
-                           bhttp::request<bhttp::string_body> msg, Request& req, const Route& route) {
-    stream.expires_never();  // the websocket stream runs its own timeouts (handshake, idle + ping)
-    auto ws = std::make_shared<WsConn>(std::move(stream), next_ws_id.fetch_add(1), opts.ws_send_queue_limit);
-    conn.stream = nullptr;
-    conn.state = Conn::State::websocket;
+  // The Sec-WebSocket-* handshake headers mean nothing to a handler; the request lives as long as
+  // the socket, so drop them (and any body) instead of keeping them per connection. Upgrade and
+  // Connection stay: they tell helpers (e.g. the bearer-token lookup) that this is a WebSocket.
+  // Once a check has authenticated the request (req.principal set), the access_token query
+  // parameter is removed from query and target as well.
+  static void strip_handshake_headers(Request& req) {
+    std::erase_if(req.headers, [](const auto& h) {
+      const std::string& k = h.first;
+      return k.size() > 14 && iequals(std::string_view(k).substr(0, 14), "Sec-WebSocket-");
+    });
+    req.headers.shrink_to_fit();
+    req.body = std::string();
+    if (req.principal) {
+      // The access token (browsers pass it as ?access_token=) has done its job: the request is
+      // authenticated. Do not keep the credential, twice, for the life of the socket.
+      std::erase_if(req.query, [](const auto& kv) { return kv.first == "access_token"; });
+      req.query.shrink_to_fit();
+      if (auto q = req.target.find('?'); q != std::string::npos) {
+        std::string kept = req.target.substr(0, q);
+        std::string_view rest = std::string_view(req.target).substr(q + 1);
+        char sep = '?';
+        while (!rest.empty()) {
+          auto amp = rest.find('&');
+          std::string_view part = rest.substr(0, amp);
+          if (!part.starts_with("access_token=") && part != "access_token") {
+            kept += sep;
+            kept += part;
+            sep = '&';
+          }
+          if (amp == std::string_view::npos) {
+            break;
+          }
+          rest.remove_prefix(amp + 1);
+        }
+        req.target = std::move(kept);
+      }
+    }
+  }
+
+  Task<void> run_websocket(Worker& w, std::shared_ptr<WsConn> ws, bhttp::request<bhttp::string_body> msg,
+                           Request req, const Route& route) {
+    struct WsGuard {
+      const Impl& impl;
+      Worker& w;
+      WsConn* p;
+      bool counted = false;
+      ~WsGuard() {
+        w.sockets.erase(p);
+        if (counted) {
+          impl.ws_count->fetch_sub(1, std::memory_order_relaxed);
+        }
+        impl.active->fetch_sub(1, std::memory_order_relaxed);
+        impl.maybe_stop(w);
+      }
+    };
+    w.sockets.insert(ws.get());  // from now on a drain closes it too
+    WsGuard guard{*this, w, ws.get()};
+    if (w.draining) {
+      co_return;
+    }
     if (!co_await ws->accept(msg, opts.ws_max_message, opts.ws_idle_timeout_ms)) {
       co_return;
     }
     msg = {};  // the handler sees `req`; the Beast copy of the headers can go
-    struct WsGuard {
-      Worker& w;
-      WsConn* p;
-      std::atomic<std::size_t>& count;
-      ~WsGuard() {
-        w.sockets.erase(p);
-        count.fetch_sub(1, std::memory_order_relaxed);
-      }
-    };
     ws_count->fetch_add(1, std::memory_order_relaxed);
-    w.sockets.insert(ws.get());
-    WsGuard guard{w, ws.get(), *ws_count};
+    guard.counted = true;
     if (w.draining) {
       ws->begin_close(1001, "server shutting down", true);
     }
     try {
-      co_await route.ws_handler(req, ws);
+      WebSocketPtr handle = ws;
+      co_await route.ws_handler(req, handle);
     } catch (const std::exception& e) {
       log::error(req.log, "websocket handler failed", {lf("error", e.what())});
     }
@@ -1223,7 +1444,7 @@ struct Server::Impl {
     for (WsConn* s : w.sockets) {
       s->begin_close(1001, "server shutting down", true);
     }
-    if (w.conns.empty()) {
+    if (w.conns.empty() && w.sockets.empty()) {
       w.ioc.stop();
       return;
     }
@@ -1283,6 +1504,13 @@ void Server::use(Middleware mw) {
   impl_->user_mws.push_back(std::move(mw));
 }
 
+void Server::before(Check check) {
+  if (impl_->is_finalized) {
+    throw std::logic_error("Server::before after start/dispatch");
+  }
+  impl_->checks.push_back(std::move(check));
+}
+
 void Server::start() { impl_->start(); }
 
 std::uint16_t Server::port() const { return impl_->bound_port; }
@@ -1300,6 +1528,8 @@ void Server::join() { impl_->join(); }
 std::size_t Server::active_connections() const { return impl_->active->load(); }
 
 std::size_t Server::websocket_connections() const { return impl_->ws_count->load(); }
+
+std::size_t Server::connection_limit() const { return impl_->conn_limit->load(); }
 
 Task<Response> Server::dispatch(Request req) {
   impl_->finalize();

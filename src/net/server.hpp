@@ -27,7 +27,16 @@ struct ServerOptions {
   double rate_limit_rps = 0;     // 0 = off
   double rate_limit_burst = 0;
   std::vector<std::string> cors_origins;
-  std::size_t max_connections = 19'000;  // beyond this new sockets are accepted and closed at once
+  // Connection budget (HTTP + WebSocket). Every connection costs a file descriptor, and a process
+  // that runs out of them fails in the worst places (accept stalls, the database cannot reconnect).
+  // The server therefore never holds more than min(max_connections, RLIMIT_NOFILE - fd_reserve)
+  // connections: beyond that a new connection is accepted and answered at once with 503 +
+  // Connection: close (counted in connections_refused_total{reason="fd_budget"}). fd_reserve keeps
+  // descriptors for database and Redis connections, outgoing HTTP, files and logs. If descriptors
+  // run out anyway (EMFILE), one spare descriptor per thread is released to take the waiting
+  // connection off the backlog and refuse it ({reason="fd_exhausted"}): accept never stalls.
+  std::size_t max_connections = 0;  // 0 = only the descriptor budget applies
+  std::size_t fd_reserve = 128;
   std::size_t ws_max_message = 16 * 1024;
   std::size_t ws_send_queue_limit = 64;  // messages queued per socket before dropping/closing
   std::string web_root;                  // static files served for non-/api GETs (SPA fallback)
@@ -54,6 +63,10 @@ class Server {
 
   // Extra middleware run after the built-in chain, before the handler (e.g. authentication).
   void use(Middleware mw);
+  // Synchronous check run before the user middleware and the handler of every matched route
+  // (WebSocket upgrades included); it may annotate the request or throw ApiError to refuse it.
+  // Cheaper than a Middleware (no coroutine frame per request): use it when nothing is awaited.
+  void before(Check check);
 
   // Binds and starts the worker threads; returns once accepting. Throws on bind failure.
   void start();
@@ -71,6 +84,8 @@ class Server {
 
   std::size_t active_connections() const;
   std::size_t websocket_connections() const;
+  // The effective connection budget (see ServerOptions::max_connections); valid after start().
+  std::size_t connection_limit() const;
 
   // Dispatch a request through the same router and middleware without a socket (in-process
   // service-to-service calls and tests).

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -48,6 +50,58 @@ TEST(Log, OneJsonObjectPerLineWithContext) {
   EXPECT_EQ(j["position"], 42);
   EXPECT_EQ(j["user"], "u1");
   EXPECT_TRUE(j["ts"].get<std::string>().ends_with("Z"));
+}
+
+TEST(Log, FieldsViewMoveAndFormatWithoutChangingTheText) {
+  std::string sink;
+  log::set_sink_for_tests(&sink);
+  LogContext ctx{"net", {}, {}, {}};
+  std::string lvalue = "a \"quoted\" value with a tab\t and \x01 control";
+  auto make = [] { return std::string(40, 'x'); };  // an rvalue: moved into the field
+  log::info(ctx, "fields",
+            {lf("lvalue", lvalue), lf("rvalue", make()), lf("view", std::string_view("sv")),
+             lf("cstr", static_cast<const char*>(nullptr)), lf("ms", 0.125), lf("neg", -7),
+             lf("big", 1e21), lf("flag", true)});
+  log::set_sink_for_tests(nullptr);
+  auto j = nlohmann::json::parse(sink);
+  EXPECT_EQ(j["lvalue"], lvalue);
+  EXPECT_EQ(j["rvalue"], std::string(40, 'x'));
+  EXPECT_EQ(j["view"], "sv");
+  EXPECT_EQ(j["cstr"], "");
+  EXPECT_DOUBLE_EQ(j["ms"].get<double>(), 0.125);
+  EXPECT_EQ(j["neg"], -7);
+  EXPECT_DOUBLE_EQ(j["big"].get<double>(), 1e21);
+  EXPECT_EQ(j["flag"], true);
+  EXPECT_NE(sink.find("\\u0001"), std::string::npos) << sink;
+}
+
+TEST(Log, LinesFromManyThreadsNeverInterleave) {
+  std::string sink;
+  log::set_sink_for_tests(&sink);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t] {
+      LogContext ctx{"net", std::to_string(t), {}, {}};
+      for (int i = 0; i < 500; ++i) {
+        log::info(ctx, "line", {lf("i", i), lf("pad", std::string(100, 'p'))});
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  log::set_sink_for_tests(nullptr);
+  std::size_t lines = 0;
+  std::size_t pos = 0;
+  while (pos < sink.size()) {
+    auto nl = sink.find('\n', pos);
+    ASSERT_NE(nl, std::string::npos);
+    auto j = nlohmann::json::parse(sink.substr(pos, nl - pos));  // throws on a torn line
+    EXPECT_EQ(j["msg"], "line");
+    ++lines;
+    pos = nl + 1;
+  }
+  EXPECT_EQ(lines, 2000u);
 }
 
 TEST(Ids, FormatsAndUniqueness) {

@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <thread>
+
+#include <sys/resource.h>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -411,12 +414,87 @@ TEST_F(ServerTest, ConnectionsBeyondBudgetAreShed) {
   o.max_connections = 1;
   o.threads = 1;
   start(basic_routes(), o);
+  EXPECT_EQ(server_->connection_limit(), 1u);
   RawClient first(port());
   EXPECT_EQ(first.request("GET", "/hello").status, 200);
   RawClient second(port());
   ASSERT_TRUE(second.connected());  // the kernel completes the handshake; the server closes at once
   EXPECT_TRUE(second.wait_closed());
   EXPECT_EQ(first.request("GET", "/hello").status, 200);
+}
+
+TEST_F(ServerTest, OverBudgetClientsGetA503WithRetryAfterAndAreCounted) {
+  ServerOptions o;
+  o.max_connections = 1;
+  o.threads = 1;
+  start(basic_routes(), o);
+  RawClient first(port());
+  EXPECT_EQ(first.request("GET", "/hello").status, 200);
+  for (int i = 0; i < 3; ++i) {
+    RawClient extra(port());
+    auto r = extra.read_response();  // answered before it sends anything: never left waiting
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.header("Retry-After"), "1");
+    EXPECT_EQ(r.header("Connection"), "close");
+    EXPECT_EQ(error_code_of(r.body), "unavailable");
+    EXPECT_TRUE(extra.wait_closed());
+  }
+  std::string text = registry_.expose();
+  EXPECT_NE(text.find("connections_refused_total{reason=\"fd_budget\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("http_connections_limit 1\n"), std::string::npos) << text;
+  first.close();
+  // Once the first client is gone there is room again.
+  for (int i = 0; i < 50; ++i) {
+    if (server_->active_connections() == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  RawClient later(port());
+  EXPECT_EQ(later.request("GET", "/hello").status, 200);
+}
+
+TEST_F(ServerTest, BudgetFollowsTheOpenFileLimitMinusTheReserve) {
+  rlimit rl{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &rl), 0);
+  ServerOptions o;
+  o.fd_reserve = 100;
+  o.threads = 1;
+  start(basic_routes(), o);
+  if (rl.rlim_cur == RLIM_INFINITY) {
+    GTEST_SKIP() << "no open-file limit";
+  }
+  EXPECT_EQ(server_->connection_limit(), static_cast<std::size_t>(rl.rlim_cur) - 100);
+}
+
+TEST_F(ServerTest, BeforeChecksRunInOrderAndCanRefuse) {
+  Router r = basic_routes();
+  auto seen = std::make_shared<std::vector<std::string>>();
+  ServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.threads = 1;
+  server_ = std::make_unique<Server>(o, std::move(r), registry_);
+  server_->before([seen](Request& req) {
+    seen->push_back("first " + req.route);
+    req.headers.emplace_back("X-Checked", "yes");
+  });
+  server_->before([seen](Request& req) {
+    seen->push_back("second " + std::string(req.header("X-Checked").value_or("no")));
+    if (req.query_param("deny")) {
+      throw errors::forbidden("denied by check");
+    }
+  });
+  server_->start();
+  RawClient c(port());
+  EXPECT_EQ(c.request("GET", "/items/7").status, 200);
+  auto denied = c.request("GET", "/items/7?deny=1");
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(error_code_of(denied.body), "forbidden");
+  EXPECT_EQ(c.request("GET", "/nope").status, 404);  // unmatched routes run no checks
+  ASSERT_EQ(seen->size(), 4u);
+  EXPECT_EQ((*seen)[0], "first /items/{id}");
+  EXPECT_EQ((*seen)[1], "second yes");
+  EXPECT_THROW(server_->before([](Request&) {}), std::logic_error);
 }
 
 class StaticFilesTest : public ServerTest {

@@ -80,6 +80,12 @@ class RawClient {
 
   bool connected() const { return connected_; }
   int connect_errno() const { return connect_errno_; }
+  void close() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
   int fd() const { return fd_; }
 
   bool send_all(std::string_view data) {

@@ -59,6 +59,55 @@ TEST_F(WebSocketTest, EchoesMessages) {
   EXPECT_EQ(server_->websocket_connections(), 1u);
 }
 
+TEST_F(WebSocketTest, AuthenticatedSocketsDoNotKeepTheAccessTokenOrHandshakeHeaders) {
+  Router r;
+  r.add_ws("/ws/who", [](Request& req, WebSocketPtr ws) -> Task<void> {
+    std::string sec;
+    for (const auto& [k, v] : req.headers) {
+      if (k.starts_with("Sec-WebSocket")) {
+        sec += k;
+      }
+    }
+    ws->send_text(nlohmann::json{{"target", req.target},
+                                 {"token", req.query_param("access_token").value_or("-")},
+                                 {"user", req.principal ? req.principal->user_id : "-"},
+                                 {"sec", sec},
+                                 {"upgrade", std::string(req.header("Upgrade").value_or("-"))}}
+                      .dump());
+    while (auto msg = co_await ws->read()) {
+    }
+  });
+  ServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.threads = 1;
+  server_ = std::make_unique<Server>(o, std::move(r), registry_);
+  server_->before([](Request& req) {
+    if (req.query_param("access_token") == "good") {
+      req.principal = Principal{"u1", "user", "t1"};
+    }
+  });
+  server_->start();
+  {
+    RawClient c(port());
+    ASSERT_TRUE(c.ws_handshake("/ws/who?a=1&access_token=good&b=2"));
+    auto j = nlohmann::json::parse(c.ws_read_text().value_or("{}"));
+    EXPECT_EQ(j["target"], "/ws/who?a=1&b=2");
+    EXPECT_EQ(j["token"], "-");
+    EXPECT_EQ(j["user"], "u1");
+    EXPECT_EQ(j["sec"], "");
+    EXPECT_EQ(j["upgrade"], "websocket");
+  }
+  {
+    // Not authenticated: the handler still sees the token (it may authenticate by itself).
+    RawClient c(port());
+    ASSERT_TRUE(c.ws_handshake("/ws/who?access_token=other"));
+    auto j = nlohmann::json::parse(c.ws_read_text().value_or("{}"));
+    EXPECT_EQ(j["target"], "/ws/who?access_token=other");
+    EXPECT_EQ(j["token"], "other");
+    EXPECT_EQ(j["user"], "-");
+  }
+}
+
 TEST_F(WebSocketTest, RejectedUpgradeGetsJsonErrorAndPlainGetGets426) {
   Router r;
   r.add_ws("/ws/secure", echo_handler());
