@@ -357,9 +357,8 @@ class EmbeddedSaga(SagaChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.sim_secret = "test_sk_tiketi_simulator"  # the built-in simulator's default
-        # Every service the saga touches, in one process (the queue is not part of it: the event
-        # has no waiting room).
-        cls.server = TiketiProcess(["--services", "auth,event,reservation,payment,notification"],
+        # The embedded default: all six services in one process.
+        cls.server = TiketiProcess(["--services", "all"],
                                    name="saga-embedded")
         try:
             cls.server.migrate()
