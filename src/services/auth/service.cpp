@@ -1,9 +1,12 @@
 #include "services/auth/service.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+
 #include "core/error.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "services/auth/cleanup.hpp"
 #include "services/auth/domain/email.hpp"
 #include "services/auth/handlers/handlers.hpp"
 #include "services/auth/schema/migrations.hpp"
@@ -30,6 +33,10 @@ class AuthService final : public app::Service {
     add(r, "PATCH", "/api/v1/auth/me", &handlers::me_patch, opts);
     add(r, "POST", "/api/v1/auth/password", &handlers::password_post, opts);
     add(r, "GET", "/internal/v1/users/{id}", &handlers::internal_user_get, opts);
+    add(r, "GET", "/api/v1/auth/providers", &handlers::providers_get, opts);
+    add(r, "GET", "/api/v1/auth/google/start", &handlers::google_start, opts);
+    add(r, "GET", "/api/v1/auth/google/callback", &handlers::google_callback, opts);
+    add(r, "POST", "/api/v1/auth/google/exchange", &handlers::google_exchange_post, opts);
   }
 
   Task<void> start(app::ServiceContext& ctx) override {
@@ -43,9 +50,13 @@ class AuthService final : public app::Service {
     s->settings = load_settings(config);
     s->authenticator = common::Authenticator::from_config(config, s->ctx.clock);
     s->hasher = std::make_unique<PasswordHasher>(s->settings.argon2);
-    s->pool = std::make_unique<common::WorkerPool>(s->settings.hash_threads, s->settings.hash_queue_limit);
+    s->pool = std::make_unique<common::WorkerPool>(s->settings.hash_threads, s->settings.hash_queue_limit,
+                                                   s->settings.hash_nice);
     s->store = std::make_unique<AuthStore>(ctx.db, s->ctx.clock);
     s->throttle = std::make_unique<LoginThrottle>(ctx.coord, s->ctx.clock, s->settings.throttle);
+    if (s->settings.google.enabled) {
+      s->google = std::make_unique<GoogleClient>(s->settings.google, s->ctx.clock);
+    }
 
     auto& m = ctx.metrics != nullptr ? *ctx.metrics : metrics::global();
     constexpr const char* kLoginsHelp = "Login attempts by result";
@@ -57,6 +68,15 @@ class AuthService final : public app::Service {
     s->metrics.refreshes = &m.counter("auth_refreshes_total", "Successful refresh-token rotations");
     s->metrics.refresh_reuse =
         &m.counter("auth_refresh_reuse_total", "Rotated refresh tokens presented again (families revoked)");
+    s->metrics.refresh_rejected =
+        &m.counter("auth_refresh_rejected_total", "Refresh attempts with an unknown, expired or revoked token");
+    constexpr const char* kGoogleHelp = "Google sign-ins by result";
+    s->metrics.google_created = &m.counter("auth_google_sign_ins_total", kGoogleHelp, {{"result", "created"}});
+    s->metrics.google_linked = &m.counter("auth_google_sign_ins_total", kGoogleHelp, {{"result", "linked"}});
+    s->metrics.google_existing = &m.counter("auth_google_sign_ins_total", kGoogleHelp, {{"result", "existing"}});
+    s->metrics.google_rejected = &m.counter("auth_google_sign_ins_total", kGoogleHelp, {{"result", "rejected"}});
+    s->metrics.tokens_deleted =
+        &m.counter("auth_refresh_tokens_deleted_total", "Expired refresh tokens removed by the cleanup job");
     auto* pool = s->pool.get();
     m.gauge_callback("auth_hash_pending", "argon2id jobs queued or running", {},
                      [pool] { return static_cast<double>(pool->pending()); });
@@ -65,12 +85,27 @@ class AuthService final : public app::Service {
               {lf("jwt_kid", s->authenticator->codec().current_kid()),
                lf("argon2_opslimit", static_cast<long long>(s->settings.argon2.opslimit)),
                lf("argon2_memlimit_kib", static_cast<long long>(s->settings.argon2.memlimit_bytes / 1024)),
-               lf("hash_threads", static_cast<long long>(s->settings.hash_threads))});
+               lf("hash_threads", static_cast<long long>(s->settings.hash_threads)),
+               lf("hash_nice", static_cast<long long>(s->pool->nice())),
+               lf("google_sign_in", s->settings.google.enabled)});
+
+    std::string owner = ctx.instance_id.empty() ? std::string("auth") : ctx.instance_id;
+    cleanup_ = std::make_shared<TokenCleanup>(
+        *s->store, ctx.coord, s->ctx.clock, s->settings.token_cleanup_lease, owner + ":token-cleanup", s->settings.token_cleanup_interval_seconds * 1000,
+        s->settings.token_cleanup_grace_seconds * 1000, ctx.log, s->metrics.tokens_deleted);
+    if (s->settings.background && ctx.executor) {
+      boost::asio::co_spawn(ctx.executor, cleanup_->run(), [keep = cleanup_](std::exception_ptr) {});
+    }
     state_ = std::move(s);
     co_return;
   }
 
+  TokenCleanup* cleanup() { return cleanup_.get(); }
+
   Task<void> stop() override {
+    if (cleanup_) {
+      cleanup_->stop();
+    }
     if (state_ && state_->pool) {
       state_->pool->stop();
     }
@@ -106,9 +141,18 @@ class AuthService final : public app::Service {
   }
 
   std::unique_ptr<AuthState> state_;
+  std::shared_ptr<TokenCleanup> cleanup_;
 };
 
 }  // namespace
+
+Task<std::optional<std::int64_t>> cleanup_tokens_once(app::Service& service) {
+  auto* s = dynamic_cast<AuthService*>(&service);
+  if (s == nullptr || s->cleanup() == nullptr) {
+    co_return std::nullopt;
+  }
+  co_return co_await s->cleanup()->run_if_leader();
+}
 
 Task<AdminCreateResult> create_admin(store::Database& db, const Clock& clock, std::string email,
                                      std::string password, std::string name, Argon2Params params) {

@@ -5,6 +5,8 @@
 // password. Internal route for other services: GET /internal/v1/users/{id}. The WEB tier (nginx /
 // Ingress) only routes /api/v1, and the handler additionally refuses proxied requests or, when
 // auth.internal_token is set, requests without the matching X-Internal-Token header.
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "app/service.hpp"
@@ -17,6 +19,10 @@ ServicePtr make_auth_service();
 }  // namespace tiketi::app
 
 namespace tiketi::auth {
+
+// One refresh-token cleanup pass if this instance holds the cleanup lease (tests); nullopt when
+// another instance holds it. Returns the number of rows deleted.
+Task<std::optional<std::int64_t>> cleanup_tokens_once(app::Service& service);
 
 enum class AdminCreateResult { created, promoted };
 

@@ -14,6 +14,9 @@ AuthSettings load_settings(const Config& c) {
   const auto hw = std::max(1u, std::thread::hardware_concurrency());
   s.hash_threads = static_cast<std::size_t>(c.get_int("auth.hash_threads", std::max(1u, hw / 2), 1, 256));
   s.hash_queue_limit = static_cast<std::size_t>(c.get_int("auth.hash_queue_limit", 256, 1, 100'000));
+  // Hashing threads yield the CPU to the I/O threads: on a busy 2-core machine, GET /auth/me p99
+  // under a login flood was 56 ms at nice 0 and 1.2 ms at nice 10, same login rate (BENCHMARKS.md).
+  s.hash_nice = static_cast<int>(c.get_int("auth.hash_nice", 10, 0, 19));
   s.throttle.max_failures_per_account = c.get_int("auth.login_max_failures", 10, 0, 1'000'000);
   s.throttle.account_window_seconds = c.get_int("auth.login_failure_window_seconds", 900, 1, 86'400);
   s.throttle.max_attempts_per_ip = c.get_int("auth.login_max_attempts_per_ip", 100, 0, 1'000'000);
@@ -24,6 +27,13 @@ AuthSettings load_settings(const Config& c) {
     }
     s.internal_token = *t;
   }
+  s.google = load_google_settings(c);
+  s.token_cleanup_interval_seconds = c.get_int("auth.token_cleanup_interval_seconds", 3600, 1, 86'400);
+  s.token_cleanup_grace_seconds = c.get_int("auth.token_cleanup_grace_seconds", 7 * 24 * 3600, 0, 365 * 86'400);
+  if (auto lease = c.get("auth.token_cleanup_lease"); lease && !lease->empty()) {
+    s.token_cleanup_lease = *lease;
+  }
+  s.background = c.get("auth.background").value_or("on") != "off";
   return s;
 }
 

@@ -10,6 +10,7 @@
 #include "core/metrics.hpp"
 #include "services/auth/domain/password.hpp"
 #include "services/auth/domain/user.hpp"
+#include "services/auth/google.hpp"
 #include "services/auth/storage/auth_store.hpp"
 #include "services/auth/throttle.hpp"
 #include "services/common/auth_verify.hpp"
@@ -21,8 +22,16 @@ struct AuthSettings {
   Argon2Params argon2;
   std::size_t hash_threads = 1;
   std::size_t hash_queue_limit = 256;
+  int hash_nice = 10;  // auth.hash_nice: scheduling niceness of the hashing threads (0..19)
   ThrottleSettings throttle;
   std::optional<std::string> internal_token;  // auth.internal_token: shared secret for /internal
+  GoogleSettings google;                      // auth.google_*; google.enabled when configured
+  // Housekeeping of expired refresh tokens (one replica at a time, by lease).
+  std::int64_t token_cleanup_interval_seconds = 3600;
+  // Rows are kept this long past expiry so a late replay is still recognised as reuse.
+  std::int64_t token_cleanup_grace_seconds = 7 * 24 * 3600;
+  std::string token_cleanup_lease = "auth:token-cleanup";  // one name per deployment sharing a Redis
+  bool background = true;  // auth.background=off (tests): jobs exist but only run when driven
 };
 
 // Reads auth.* from Config::extra; throws std::invalid_argument("setting auth.x: …").
@@ -35,6 +44,12 @@ struct AuthMetrics {
   metrics::Counter* signups = nullptr;
   metrics::Counter* refreshes = nullptr;
   metrics::Counter* refresh_reuse = nullptr;
+  metrics::Counter* refresh_rejected = nullptr;  // unknown / expired / revoked tokens
+  metrics::Counter* google_created = nullptr;
+  metrics::Counter* google_linked = nullptr;
+  metrics::Counter* google_existing = nullptr;
+  metrics::Counter* google_rejected = nullptr;
+  metrics::Counter* tokens_deleted = nullptr;
 };
 
 struct AuthState {
@@ -45,6 +60,7 @@ struct AuthState {
   std::unique_ptr<common::WorkerPool> pool;
   std::unique_ptr<AuthStore> store;
   std::unique_ptr<LoginThrottle> throttle;
+  std::unique_ptr<GoogleClient> google;  // null when Google sign-in is not configured
   AuthMetrics metrics;
 
   // argon2id off the I/O threads.

@@ -8,7 +8,13 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
+#include <latch>
+#include <memory>
 #include <mutex>
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/error.hpp"
 
@@ -23,10 +29,34 @@ struct WorkerPool::Impl {
   bool stopped = false;
 };
 
-WorkerPool::WorkerPool(std::size_t threads, std::size_t max_pending)
+WorkerPool::WorkerPool(std::size_t threads, std::size_t max_pending, int nice)
     : impl_(std::make_unique<Impl>(threads == 0 ? 1 : threads)),
       threads_(threads == 0 ? 1 : threads),
-      max_pending_(max_pending == 0 ? 1 : max_pending) {}
+      max_pending_(max_pending == 0 ? 1 : max_pending) {
+  if (nice <= 0) {
+    return;
+  }
+  // One job per thread, each held at the latch until all have started, so every pool thread runs
+  // exactly one of them and lowers its own priority (setpriority on a thread id is per thread).
+  struct Start {
+    explicit Start(std::ptrdiff_t n) : all(n) {}
+    std::latch all;
+    std::atomic<int> applied{0};
+  };
+  auto start = std::make_shared<Start>(static_cast<std::ptrdiff_t>(threads_));
+  for (std::size_t i = 0; i < threads_; ++i) {
+    asio::post(impl_->pool, [start, nice] {
+      const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+      if (::setpriority(PRIO_PROCESS, tid, nice) == 0) {
+        start->applied.fetch_add(1);
+      }
+      start->all.arrive_and_wait();
+    });
+  }
+  start->all.wait();
+  const int applied = start->applied.load();
+  nice_ = applied == static_cast<int>(threads_) ? nice : 0;
+}
 
 WorkerPool::~WorkerPool() { stop(); }
 

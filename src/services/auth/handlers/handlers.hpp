@@ -15,6 +15,10 @@ Task<net::Response> me_get(AuthState& s, net::Request& req);
 Task<net::Response> me_patch(AuthState& s, net::Request& req);
 Task<net::Response> password_post(AuthState& s, net::Request& req);
 Task<net::Response> internal_user_get(AuthState& s, net::Request& req);
+Task<net::Response> providers_get(AuthState& s, net::Request& req);
+Task<net::Response> google_start(AuthState& s, net::Request& req);
+Task<net::Response> google_callback(AuthState& s, net::Request& req);
+Task<net::Response> google_exchange_post(AuthState& s, net::Request& req);
 
 // Shared helpers for the handlers.
 net::Response json_response(int status, const nlohmann::json& body);

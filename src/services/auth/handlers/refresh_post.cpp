@@ -11,6 +11,7 @@ Task<net::Response> refresh_post(AuthState& s, net::Request& req) {
 
   auto hash = hash_refresh_token(token);
   if (!hash) {
+    s.metrics.refresh_rejected->inc();
     throw errors::unauthorized("refresh_token_invalid", "The refresh token is not valid.");
   }
   auto r = co_await s.store->rotate(*hash);
@@ -18,10 +19,13 @@ Task<net::Response> refresh_post(AuthState& s, net::Request& req) {
     case RefreshOutcome::rotated:
       break;
     case RefreshOutcome::unknown:
+      s.metrics.refresh_rejected->inc();
       throw errors::unauthorized("refresh_token_invalid", "The refresh token is not valid.");
     case RefreshOutcome::expired:
+      s.metrics.refresh_rejected->inc();
       throw errors::unauthorized("refresh_token_expired", "The session has expired; sign in again.");
     case RefreshOutcome::revoked:
+      s.metrics.refresh_rejected->inc();
       throw errors::unauthorized("refresh_token_revoked", "The session was signed out; sign in again.");
     case RefreshOutcome::reused:
       s.metrics.refresh_reuse->inc();

@@ -35,6 +35,18 @@ std::vector<store::Migration> migrations() {
        ""},
       {5, "index refresh_tokens by expiry",
        "CREATE INDEX refresh_tokens_expiry ON refresh_tokens (expires_at)", "", ""},
+      {6, "create user_identities",
+       "CREATE TABLE user_identities ("
+       " provider TEXT NOT NULL,"  // 'GOOGLE'
+       " subject TEXT NOT NULL,"   // the provider's stable user id (OIDC sub)
+       " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+       " email TEXT NOT NULL,"  // as the provider reported it at link time
+       " created_at BIGINT NOT NULL,"
+       " last_login_at BIGINT NOT NULL,"
+       " PRIMARY KEY (provider, subject))",
+       "", ""},
+      {7, "index user_identities by user", "CREATE INDEX user_identities_user ON user_identities (user_id)", "",
+       ""},
   };
 }
 

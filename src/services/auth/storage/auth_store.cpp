@@ -1,5 +1,6 @@
 #include "services/auth/storage/auth_store.hpp"
 
+#include "core/error.hpp"
 #include "core/ids.hpp"
 #include "services/auth/storage/sql.hpp"
 
@@ -171,6 +172,124 @@ Task<std::int64_t> AuthStore::delete_expired(Millis older_than) {
   store::Params params{p(older_than)};
   auto r = co_await db_->exec(sql::kDeleteExpiredTokens, std::move(params));
   co_return r.affected;
+}
+
+Task<std::int64_t> AuthStore::delete_expired_batch(Millis older_than, std::int64_t limit) {
+  store::Params params{p(older_than), p(limit)};
+  auto r = co_await db_->exec(sql::kDeleteExpiredTokensBatch, std::move(params));
+  co_return r.affected;
+}
+
+namespace {
+// Thrown inside the sign-in transaction to roll it back when a concurrent first sign-in won a race;
+// the caller then runs the lookup again and finds what the winner committed.
+struct LostRace {};
+}  // namespace
+
+Task<IdentityResult> AuthStore::sign_in_with_identity(const ExternalIdentity& identity) {
+  IdentityResult result;
+  const ClockPtr clock = clock_;
+  auto attempt = [&result, &identity, clock](store::Tx& tx) -> Task<void> {
+    result = IdentityResult{};
+    const Millis now = clock->now_ms();
+    store::Params find_identity{p(identity.provider), p(identity.subject)};
+    auto linked = co_await tx.exec(sql::kFindIdentity, std::move(find_identity));
+    if (!linked.rows.empty()) {
+      const std::string user_id = linked.rows.front().str("user_id");
+      store::Params touch{p(identity.provider), p(identity.subject), p(now)};
+      co_await tx.exec(sql::kTouchIdentity, std::move(touch));
+      store::Params by_id{p(user_id)};
+      auto u = co_await tx.exec(sql::kFindUserById, std::move(by_id));
+      if (u.rows.empty()) {
+        throw LostRace{};
+      }
+      result.outcome = IdentityOutcome::existing;
+      result.user = user_from_row(u.rows.front());
+      co_return;
+    }
+
+    store::Params by_email{p(identity.email)};
+    auto existing = co_await tx.exec(sql::kFindUserByEmail, std::move(by_email));
+    if (!existing.rows.empty()) {
+      User u = user_from_row(existing.rows.front());
+      if (!u.email_verified && identity.refuse_unverified) {
+        result.outcome = IdentityOutcome::refused_unverified;
+        co_return;
+      }
+      store::Params ins{p(identity.provider), p(identity.subject), p(u.id), p(identity.email), p(now)};
+      auto inserted = co_await tx.exec(sql::kInsertIdentity, std::move(ins));
+      if (inserted.affected == 0) {
+        throw LostRace{};
+      }
+      if (!u.email_verified) {
+        if (identity.drop_unverified_password && u.password_hash) {
+          store::Params drop{p(u.id), p(now)};
+          co_await tx.exec(sql::kMarkVerifiedDropPassword, std::move(drop));
+          store::Params revoke{p(u.id), p(now)};
+          co_await tx.exec(sql::kRevokeAllForUser, std::move(revoke));
+          result.dropped_password = true;
+        } else {
+          store::Params mark{p(u.id), p(now)};
+          co_await tx.exec(sql::kMarkVerified, std::move(mark));
+        }
+      }
+      if (identity.picture) {
+        store::Params img{p(u.id), p(*identity.picture), p(now)};
+        co_await tx.exec(sql::kSetImageIfNone, std::move(img));
+      }
+      store::Params reread{p(u.id)};
+      auto fresh = co_await tx.exec(sql::kFindUserById, std::move(reread));
+      result.outcome = IdentityOutcome::linked;
+      result.user = user_from_row(fresh.one());
+      co_return;
+    }
+
+    User u;
+    u.id = ids::uuid_v7(now);
+    u.email = identity.email;
+    u.name = identity.name;
+    u.provider = identity.provider;
+    u.profile_image_url = identity.picture;
+    u.email_verified = true;
+    u.created_at = now;
+    u.updated_at = now;
+    store::Params user_params{p(u.id),       p(u.email),    p(u.password_hash),    p(u.name),
+                              p(u.role),     p(u.provider), p(u.profile_image_url), p(u.language),
+                              p(u.email_verified), p(u.created_at), p(u.updated_at)};
+    auto created = co_await tx.exec(sql::kInsertUser, std::move(user_params));
+    if (created.rows.empty()) {
+      throw LostRace{};  // the email was registered meanwhile: link instead
+    }
+    store::Params ins{p(identity.provider), p(identity.subject), p(u.id), p(identity.email), p(now)};
+    auto inserted = co_await tx.exec(sql::kInsertIdentity, std::move(ins));
+    if (inserted.affected == 0) {
+      throw LostRace{};
+    }
+    result.outcome = IdentityOutcome::created;
+    result.user = std::move(u);
+  };
+  std::function<Task<void>(store::Tx&)> fn = attempt;
+  for (int round = 0;; ++round) {
+    bool lost = false;
+    try {
+      co_await db_->transaction(fn);
+    } catch (const LostRace&) {
+      lost = true;
+    }
+    if (!lost) {
+      break;
+    }
+    if (round >= 3) {
+      throw errors::unavailable("Sign-in is busy; please try again.", 1);
+    }
+  }
+  co_return result;
+}
+
+Task<std::int64_t> AuthStore::identity_count(const std::string& user_id) {
+  store::Params params{p(user_id)};
+  auto r = co_await db_->exec(sql::kCountIdentities, std::move(params));
+  co_return r.one().i64("n");
 }
 
 }  // namespace tiketi::auth

@@ -21,6 +21,30 @@ struct RotateResult {
   std::string next_token;  // set when rotated
 };
 
+// Google sign-in: who the identity turned out to be.
+enum class IdentityOutcome {
+  existing,            // this Google account signed in before
+  linked,              // first Google sign-in; attached to the account with the same email
+  created,             // first Google sign-in; a new account was created
+  refused_unverified,  // an unverified account has this email and policy is `refuse`
+};
+
+struct ExternalIdentity {
+  std::string provider;  // kProviderGoogle
+  std::string subject;   // OIDC sub
+  std::string email;     // normalised, verified by the provider
+  std::string name;      // for a new account
+  std::optional<std::string> picture;
+  bool drop_unverified_password = true;  // LinkUnverifiedPolicy::drop_password
+  bool refuse_unverified = false;        // LinkUnverifiedPolicy::refuse
+};
+
+struct IdentityResult {
+  IdentityOutcome outcome = IdentityOutcome::existing;
+  std::optional<User> user;      // unset only when refused
+  bool dropped_password = false;  // an unverified password was removed and sessions revoked
+};
+
 class AuthStore {
  public:
   AuthStore(store::DatabasePtr db, ClockPtr clock);
@@ -46,6 +70,12 @@ class AuthStore {
   Task<std::int64_t> revoke_all(const std::string& user_id);
   Task<std::int64_t> active_token_count(const std::string& user_id);
   Task<std::int64_t> delete_expired(Millis older_than);
+  Task<std::int64_t> delete_expired_batch(Millis older_than, std::int64_t limit);
+
+  // Finds or creates the account for an external identity, in one transaction: by (provider,
+  // subject), else by email (linking), else a new account. Safe against concurrent first sign-ins.
+  Task<IdentityResult> sign_in_with_identity(const ExternalIdentity& identity);
+  Task<std::int64_t> identity_count(const std::string& user_id);
 
   store::Database& db() { return *db_; }
 

@@ -65,5 +65,32 @@ inline constexpr const char* kActiveTokensForUser =
 
 // Housekeeping: rows past expiry (plus a margin so late reuse is still detected) are dropped.
 inline constexpr const char* kDeleteExpiredTokens = "DELETE FROM refresh_tokens WHERE expires_at < $1";
+// Same in bounded batches (both engines: no DELETE … LIMIT in PostgreSQL), so one pass never holds
+// a huge transaction.
+inline constexpr const char* kDeleteExpiredTokensBatch =
+    "DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)";
+
+// ---- external identities (Google sign-in) ---------------------------------------------------------
+
+inline constexpr const char* kFindIdentity =
+    "SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2";
+
+inline constexpr const char* kInsertIdentity =
+    "INSERT INTO user_identities (provider, subject, user_id, email, created_at, last_login_at) "
+    "VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (provider, subject) DO NOTHING";
+
+inline constexpr const char* kTouchIdentity =
+    "UPDATE user_identities SET last_login_at = $3 WHERE provider = $1 AND subject = $2";
+
+inline constexpr const char* kCountIdentities = "SELECT COUNT(*) AS n FROM user_identities WHERE user_id = $1";
+
+// Linking a Google identity to an account whose email nobody had proven: the address is now
+// verified and (policy drop_password) a password set by whoever registered it stops working.
+inline constexpr const char* kMarkVerifiedDropPassword =
+    "UPDATE users SET email_verified = 1, password_hash = NULL, updated_at = $2 WHERE id = $1";
+inline constexpr const char* kMarkVerified = "UPDATE users SET email_verified = 1, updated_at = $2 WHERE id = $1";
+
+inline constexpr const char* kSetImageIfNone =
+    "UPDATE users SET profile_image_url = $2, updated_at = $3 WHERE id = $1 AND profile_image_url IS NULL";
 
 }  // namespace tiketi::auth::sql

@@ -65,17 +65,36 @@ class AuthFixture : public ::testing::TestWithParam<store::Engine> {
     config_.extra["auth.argon2_memlimit_kib"] = "8192";
     config_.extra["auth.hash_threads"] = "2";
     config_.extra["auth.login_max_failures"] = "3";
+    config_.extra["auth.background"] = "off";  // cleanup runs only when a test drives it
     configure(config_);
     start();
   }
 
   virtual void configure(Config&) {}
+  // "" -> in-process coordination (the default for these suites); a subclass may return a Redis URL.
+  virtual std::string coordination_url() { return ""; }
+  // TIKETI_TEST_REDIS_URL for the PostgreSQL parameter (the scaled shape), "" for SQLite. Fails the
+  // test when TIKETI_REQUIRE_SERVERS=1 and no Redis is configured.
+  std::string scaled_shape_redis() {
+    if (GetParam() != store::Engine::postgres) {
+      return "";
+    }
+    const char* url = std::getenv("TIKETI_TEST_REDIS_URL");
+    if (url == nullptr || *url == '\0') {
+      const char* require = std::getenv("TIKETI_REQUIRE_SERVERS");
+      if (require != nullptr && std::string(require) == "1") {
+        ADD_FAILURE() << "TIKETI_TEST_REDIS_URL is not set but TIKETI_REQUIRE_SERVERS=1";
+      }
+      return "";
+    }
+    return url;
+  }
 
   void start() {
     db_ = loop_.run(store::open(loop_.ex(), store::OpenOptions{url_, schema_, 4, 5000}));
     service_ = app::make_auth_service();
     loop_.run(store::migrate(*db_, service_->migrations()));
-    coord_ = loop_.run(coord::open(loop_.ex(), ""));
+    coord_ = loop_.run(coord::open(loop_.ex(), coordination_url()));
     ctx_.config = &config_;
     ctx_.db = db_;
     ctx_.coord = coord_;
@@ -83,7 +102,7 @@ class AuthFixture : public ::testing::TestWithParam<store::Engine> {
     ctx_.metrics = &metrics_;
     ctx_.executor = loop_.ex();
     ctx_.log.service = "auth";
-    ctx_.instance_id = "test";
+    ctx_.instance_id = "test-" + random_suffix();
     service_->routes(router_);
     loop_.run(service_->start(ctx_));
   }
@@ -109,8 +128,7 @@ class AuthFixture : public ::testing::TestWithParam<store::Engine> {
     net::Request req;
     req.method = method;
     req.target = path;
-    auto q = path.find('?');
-    req.path = path.substr(0, q);
+    net::parse_target(path, req.path, req.query);
     req.body = body;
     req.headers = std::move(headers);
     req.remote_ip = std::move(remote_ip);
