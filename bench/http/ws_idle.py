@@ -197,7 +197,8 @@ def wait_until(pred, timeout, step=0.1):
 
 
 def start_server(binary, work):
-    env = dict(os.environ)
+    # Without the caller's TIKETI_* settings (an exported TIKETI_REDIS_URL would change the shape).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIKETI_")}
     env["TIKETI_AUTH__JWT_SECRET"] = SECRET
     env.pop("TIKETI_TEST_ROUTES", None)
     data = os.path.join(work, "data")
@@ -208,20 +209,24 @@ def start_server(binary, work):
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stdout[-1500:]}\n{r.stderr[-1500:]}")
     log_path = os.path.join(work, "tiketi.log")
     log = open(log_path, "wb")
-    proc = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--log-level", "warn"],
+    # A fixed free port: the embedded process also listens on the built-in gateway simulator's
+    # port, so "the port it listens on" would be ambiguous.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--log-level", "warn"],
                             env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     log.close()
-    # Logs are at warn level (no access log per upgrade), so the port comes from the socket table.
-    port = None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and port is None:
-        if proc.poll() is not None:
-            raise RuntimeError("tiketi exited:\n" + open(log_path, errors="replace").read()[-2000:])
-        port = listening_port(proc.pid)
-        time.sleep(0.1)
-    if port is None:
+    def live():
+        try:
+            return http_get(port, "/health/live", timeout=1.0)[0] == 200
+        except OSError:
+            return False
+
+    if not wait_until(lambda: proc.poll() is not None or live(), 30) \
+            or proc.poll() is not None:
         proc.kill()
-        raise RuntimeError("tiketi did not listen within 30 s")
+        raise RuntimeError("tiketi did not start:\n" + open(log_path, errors="replace").read()[-2000:])
     if not wait_until(lambda: http_get(port, "/health/ready")[0] == 200, 30):
         proc.kill()
         raise RuntimeError("tiketi never became ready")

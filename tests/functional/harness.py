@@ -149,13 +149,21 @@ def _complete(data):
     return False
 
 
+def hermetic_env():
+    """os.environ without the caller's Tiketi settings: an exported TIKETI_REDIS_URL (scripts/lib/
+    servers.sh exports one) would otherwise turn every "embedded" process into a Redis-coordinated
+    one sharing streams with every other test."""
+    keep = ("TIKETI_TEST_", "TIKETI_BIN", "TIKETI_REQUIRE_SERVERS")
+    return {k: v for k, v in os.environ.items() if not k.startswith("TIKETI_") or k.startswith(keep)}
+
+
 class TiketiProcess:
     """One `tiketi serve` process on 127.0.0.1:0; the port is read from its `listening` log line."""
 
     def __init__(self, extra_args=(), env=None, data_dir=None, name="tiketi"):
         self.bin = tiketi_bin()
         self.extra_args = list(extra_args)
-        self.env = dict(os.environ)
+        self.env = hermetic_env()
         self.env["TIKETI_TEST_ROUTES"] = "1"
         # Separate-process shapes must share a JWT secret (the embedded shape makes its own).
         self.env.setdefault("TIKETI_AUTH__JWT_SECRET", "functional-tests-secret-0123456789abcdef")

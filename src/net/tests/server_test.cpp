@@ -439,7 +439,15 @@ TEST_F(ServerTest, OverBudgetClientsGetA503WithRetryAfterAndAreCounted) {
     EXPECT_EQ(error_code_of(r.body), "unavailable");
     EXPECT_TRUE(extra.wait_closed());
   }
-  std::string text = registry_.expose();
+  // The server may count the refusal just after the client saw the close: poll briefly.
+  std::string text;
+  for (int i = 0; i < 100; ++i) {
+    text = registry_.expose();
+    if (text.find("connections_refused_total{reason=\"fd_budget\"} 3\n") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_NE(text.find("connections_refused_total{reason=\"fd_budget\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("http_connections_limit 1\n"), std::string::npos) << text;
   first.close();
