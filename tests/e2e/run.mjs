@@ -18,12 +18,18 @@
 //    the countdown and then the event on sale without reloading;
 //  - hold expiry: a 1-minute hold (the shortest per-event hold_minutes) taken first, watched to zero
 //    from inside the page, the expiry said in words, the seat available again.
+//  - Google sign-in: no button where /providers says google=false; on a second, short-lived server
+//    configured against tests/e2e/fake_oidc.py (a stdlib OIDC provider that approves at once): /me ->
+//    login -> "Continue with Google" -> provider -> callback -> /auth/google#code=… -> exchange ->
+//    back on /me signed in (fragment gone, code never sent in a URL); the spent code replayed, an
+//    #error= and a forged callback each shown in words.
 // The run bounds itself (E2E_BUDGET_MS, default 230 s). Exit status 0 only if every journey passed.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { createServer as createNetServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -33,7 +39,7 @@ const root = resolve(here, '../..');
 const { chromium } = createRequire(join(root, 'web/package.json'))('playwright-core');
 
 const BIN = resolve(root, process.env.TIKETI_BIN ?? 'build/release/src/app/tiketi');
-const WEB_ROOT = join(root, 'web/dist');
+const WEB_ROOT = resolve(process.env.E2E_WEB_ROOT ?? join(root, 'web/dist'));
 const ARTIFACTS = join(here, 'artifacts');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const STEP_TIMEOUT = 15_000;
@@ -71,16 +77,25 @@ async function startServer() {
   );
   if (admin.status !== 0) fail(`tiketi admin create failed: ${admin.stderr}`);
 
-  server = spawn(
+  const started = await spawnTiketi({ listen: '127.0.0.1:0', dir: dataDir, logName: 'server.log' });
+  server = started.proc;
+  return `http://127.0.0.1:${started.port}`;
+}
+
+// `tiketi serve` with the built UI; resolves with the port once it logs "ready". Its output goes to
+// artifacts/<logName> when the run ends.
+async function spawnTiketi({ listen, dir, logName, env = {} }) {
+  const proc = spawn(
     BIN,
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-root', WEB_ROOT, '--log-level', 'info', '--threads', '1'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    ['serve', '--listen', listen, '--data-dir', dir, '--web-root', WEB_ROOT, '--log-level', 'info', '--threads', '1'],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   const logFile = [];
-  server.stderr.on('data', (d) => logFile.push(d.toString()));
+  proc.stderr.on('data', (d) => logFile.push(d.toString()));
+  process.on('exit', () => writeFileSync(join(ARTIFACTS, logName), logFile.join('\n')));
   const port = await new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error('tiketi serve did not print its port within 20 s')), 20_000);
-    const rl = createInterface({ input: server.stdout });
+    const rl = createInterface({ input: proc.stdout });
     let readyPort = null;
     rl.on('line', (line) => {
       logFile.push(line);
@@ -95,10 +110,94 @@ async function startServer() {
         // not JSON
       }
     });
-    server.on('exit', (code) => rej(new Error(`tiketi serve exited early (${code}): ${logFile.join('').slice(-2000)}`)));
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`tiketi serve exited early (${code}): ${logFile.join('').slice(-2000)}`));
+    });
   });
-  process.on('exit', () => writeFileSync(join(ARTIFACTS, 'server.log'), logFile.join('\n')));
-  return `http://127.0.0.1:${port}`;
+  return { proc, port };
+}
+
+// Google sign-in needs its own server: the callback URL registered with the provider carries the
+// port, so it listens on a port picked here (bound to port 0, read back, released), with Google
+// configured against tests/e2e/fake_oidc.py (a stdlib OpenID Connect provider that approves at once).
+const GOOGLE = { clientId: 'e2e.apps.googleusercontent.com', clientSecret: 'e2e-google-secret', email: 'google.fan@e2e.test', name: '구글 팬' };
+const extraProcs = []; // stopped at the end of the run (and by the watchdog)
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createNetServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+async function startGoogleStack() {
+  const provider = spawn(
+    'python3',
+    [join(here, 'fake_oidc.py'), '--client-id', GOOGLE.clientId, '--client-secret', GOOGLE.clientSecret, '--email', GOOGLE.email, '--name', GOOGLE.name],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  extraProcs.push(provider);
+  const providerErr = [];
+  provider.stderr.on('data', (d) => providerErr.push(d.toString()));
+  const issuer = await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`fake OIDC provider not ready in 20 s: ${providerErr.join('')}`)), 20_000);
+    createInterface({ input: provider.stdout }).once('line', (line) => {
+      clearTimeout(timer);
+      try {
+        res(JSON.parse(line).issuer);
+      } catch {
+        rej(new Error(`fake OIDC provider said: ${line}`));
+      }
+    });
+    provider.on('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`fake OIDC provider exited (${code}): ${providerErr.join('')}`));
+    });
+  });
+  const dir = join(work, 'google-data');
+  mkdirSync(dir, { recursive: true });
+  let lastErr = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    try {
+      const started = await spawnTiketi({
+        listen: `127.0.0.1:${port}`,
+        dir,
+        logName: 'server-google.log',
+        env: {
+          TIKETI_AUTH__GOOGLE_CLIENT_ID: GOOGLE.clientId,
+          TIKETI_AUTH__GOOGLE_CLIENT_SECRET: GOOGLE.clientSecret,
+          TIKETI_AUTH__GOOGLE_REDIRECT_URI: `http://127.0.0.1:${port}/api/v1/auth/google/callback`,
+          TIKETI_AUTH__GOOGLE_ISSUER: issuer,
+        },
+      });
+      extraProcs.push(started.proc);
+      return { base: `http://127.0.0.1:${port}`, issuer, proc: started.proc, provider };
+    } catch (e) {
+      lastErr = e; // the port was taken in between: pick another
+    }
+  }
+  throw lastErr;
+}
+
+function stopProc(p) {
+  return new Promise((r) => {
+    if (!p || p.exitCode !== null || p.signalCode !== null) return r();
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      r();
+    }, 5_000);
+    p.on('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+    p.kill('SIGTERM');
+  });
 }
 
 async function apiRaw(base, method, path, body, token, headers = {}) {
@@ -289,6 +388,9 @@ async function main() {
   const title = `E2E 콘서트 ${Date.now()}`;
   const eventId = await makeEvent(base, title);
   log('event', eventId);
+  // The Google sign-in stack (fake provider + a second server) starts now, in the background.
+  const googleStack = startGoogleStack();
+  googleStack.catch(() => {}); // reported by its journey
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -322,7 +424,9 @@ async function main() {
     const r = await api(base, 'GET', `/api/v1/reservations/${expiry.reservationId}`, undefined, expiry.session.accessToken);
     expiry.expiresAt = r.expiresAt;
     if (r.status !== 'PENDING' || r.expiresAt - r.createdAt !== 60_000) fail(`hold: ${r.status}, ${r.expiresAt - r.createdAt} ms`);
-    if ((await seatStatus(base, expiry.eventId, 'A-1-1')) !== 'held') fail('A-1-1 is not held');
+    // GET /seats is a snapshot patched at each seat-feed tick (reservation.seat_feed_tick_ms, 200 ms):
+    // a hold shows there within a tick, not necessarily on a read made at the same instant.
+    await until('A-1-1 held on GET /seats', async () => (await seatStatus(base, expiry.eventId, 'A-1-1')) === 'held', 2_000, 100);
     await shot(ep, '20-hold-expiry-countdown');
     // Watch the countdown from inside the page while the other journeys run.
     await ep.evaluate(() => {
@@ -625,7 +729,14 @@ async function main() {
       await loser.page.getByRole('button', { name: '선택 좌석 선점하기' }).click();
       await loser.page.waitForURL(/\/reservations\/[^/]+$/);
       await loser.page.locator('[data-testid=reservation-status]', { hasText: '결제 대기' }).waitFor();
-      const statuses = await Promise.all(['A-2-5', 'A-2-6', 'B-3-8'].map((id) => seatStatus(base, raceEvent, id)));
+      // GET /seats catches up within a seat-feed tick (200 ms); allow a few.
+      let statuses = [];
+      const seatsBy = Date.now() + 2_000;
+      do {
+        statuses = await Promise.all(['A-2-5', 'A-2-6', 'B-3-8'].map((id) => seatStatus(base, raceEvent, id)));
+        if (statuses.join() === 'held,held,held') break;
+        await new Promise((r) => setTimeout(r, 100));
+      } while (Date.now() < seatsBy);
       if (statuses.join() !== 'held,held,held') fail(`seats after the race: ${statuses}`);
       await shot(loser.page, '19-race-loser-other-seat');
     } finally {
@@ -776,11 +887,95 @@ async function main() {
     }
   });
 
+  await journey('Google sign-in: button only when configured, provider round trip, session, back where the user was heading, errors in words', async () => {
+    // Without Google configured (the main server) the login page has no Google button.
+    const plain = await newFan(base, null);
+    afterJourney.push(() => plain.ctx.close());
+    currentPage = plain.page;
+    const prov = plain.page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/providers'));
+    prov.catch(() => {}); // awaited below; never an unhandled rejection if goto fails first
+    await plain.page.goto(`${base}/login`);
+    const provBody = await (await prov).json();
+    if (provBody.google !== false || provBody.password !== true) fail(`main server /providers: ${JSON.stringify(provBody)}`);
+    await plain.page.getByRole('heading', { name: '로그인' }).waitFor();
+    await plain.page.waitForTimeout(100);
+    if (await plain.page.getByTestId('google-signin').count()) fail('Google button shown although /providers says google=false');
+
+    const g = await googleStack;
+    const stats = async () => (await fetch(`${g.issuer}/stats`)).json();
+    const gp = await apiRaw(g.base, 'GET', '/api/v1/auth/providers');
+    if (gp.status !== 200 || gp.data.google !== true || !gp.data.googleStartUrl) fail(`Google server /providers: ${gp.text}`);
+    const { ctx, page: gpage } = await newFan(g.base, null);
+    afterJourney.push(() => ctx.close());
+    currentPage = gpage;
+    const requests = [];
+    let callbackLocation = null;
+    ctx.on('request', (r) => requests.push(`${r.method()} ${r.url()}`));
+    ctx.on('response', (r) => {
+      if (r.url().includes('/api/v1/auth/google/callback')) callbackLocation = r.headers().location ?? null;
+    });
+    const exchanged = gpage.waitForResponse((r) => r.url().endsWith('/api/v1/auth/google/exchange'), { timeout: 20_000 });
+    exchanged.catch(() => {});
+
+    // Heading for /me without a session: sent to the login page, which offers Google.
+    await gpage.goto(`${g.base}/me`);
+    await gpage.waitForURL(`${g.base}/login?next=%2Fme`);
+    await gpage.getByTestId('google-signin').waitFor();
+    if (requests.some((r) => r.includes('/auth/google/start'))) fail('the UI probed /auth/google/start before the click');
+    await shot(gpage, '29-login-with-google');
+    await gpage.getByTestId('google-signin').click();
+
+    // start -> provider (approves) -> callback -> /auth/google#code=… -> exchange -> /me
+    const ex = await exchanged;
+    if (ex.status() !== 200) fail(`exchange answered ${ex.status()}: ${await ex.text()}`);
+    if (JSON.stringify(ex.request().postDataJSON()) !== JSON.stringify({ code: callbackLocation?.split('#code=')[1] })) {
+      fail(`exchange body ${ex.request().postData()} vs callback Location ${callbackLocation}`);
+    }
+    await gpage.waitForURL(`${g.base}/me`);
+    if (!/^\/auth\/google#code=[A-Za-z0-9_-]{20,}$/.test(callbackLocation ?? '')) fail(`callback Location: ${callbackLocation}`);
+    const code = callbackLocation.split('#code=')[1];
+    await gpage.getByText(GOOGLE.email).waitFor();
+    await gpage.getByRole('link', { name: '내 정보' }).waitFor();
+    if (gpage.url().includes('#') || gpage.url().includes(code)) fail(`the code stayed in the address bar: ${gpage.url()}`);
+    const starts = requests.filter((r) => r.startsWith('GET ') && r.includes('/api/v1/auth/google/start'));
+    if (starts.length !== 1) fail(`start requested ${starts.length} times`);
+    if (requests.some((r) => r.includes(code))) fail('the one-time code was sent in a URL to a server');
+    const tokens = await gpage.evaluate(() => JSON.parse(localStorage.getItem('tiketi.session') ?? 'null'));
+    if (!tokens?.accessToken || !tokens?.refreshToken) fail('no session stored after the exchange');
+    const me = await api(g.base, 'GET', '/api/v1/auth/me', undefined, tokens.accessToken);
+    if (me.email !== GOOGLE.email || me.provider !== 'GOOGLE' || me.name !== GOOGLE.name) fail(`/auth/me: ${JSON.stringify(me)}`);
+    const st = await stats();
+    if (st.authorizations !== 1 || st.tokens !== 1) fail(`provider saw ${JSON.stringify(st)}`);
+    await shot(gpage, '30-google-signed-in');
+
+    // The spent code, replayed in the same browser: refused, in words, with the way back.
+    await gpage.goto(`${g.base}/auth/google#code=${code}`);
+    await gpage.locator('.error[data-code=oidc_code_invalid]', { hasText: '로그인 코드가 만료되었거나 이미 사용되었습니다' }).waitFor();
+    if ((await gpage.evaluate(() => location.hash)) !== '') fail('the fragment was not cleared');
+    await gpage.getByRole('link', { name: '로그인 화면으로 돌아가기' }).waitFor();
+    // An error from the provider leg (#error=…), in Korean and then in English.
+    await gpage.goto(`${g.base}/login`);
+    await gpage.goto(`${g.base}/auth/google#error=google_denied`);
+    await gpage.locator('.error[data-code=google_denied]', { hasText: 'Google 로그인이 취소되었거나 거부되었습니다.' }).waitFor();
+    await gpage.getByTestId('lang-switch').click();
+    await gpage.locator('.error[data-code=google_denied]', { hasText: 'Google sign-in was cancelled or refused.' }).waitFor();
+    await gpage.getByTestId('lang-switch').click();
+    await shot(gpage, '31-google-error');
+    // A forged callback in a browser: the server sends it to the UI with #error=oidc_state_invalid.
+    await gpage.goto(`${g.base}/api/v1/auth/google/callback?code=forged&state=forged-state`);
+    await gpage.waitForURL(/\/auth\/google(#.*)?$/);
+    await gpage.locator('.error[data-code=oidc_state_invalid]', { hasText: '다른 브라우저에서 시작되었습니다' }).waitFor();
+    if ((await stats()).tokens !== 1) fail('a forged callback reached the provider');
+  });
+  await Promise.all([googleStack.then((g) => Promise.all([stopProc(g.proc), stopProc(g.provider)]), () => {})]);
+
   await journey('hold expiry (2/2): countdown reaches zero, the UI says so, the seat is available again', async () => {
     if (!expiry.page) fail('the first half did not run');
     const ep = expiry.page;
     currentPage = ep;
     await ep.getByTestId('hold-expired').waitFor({ timeout: Math.max(0, expiry.expiresAt - Date.now()) + 10_000 });
+    // The in-page sampler runs every 200 ms: let it record the expired state it was just seen in.
+    await ep.waitForFunction(() => window.__samples.some((x) => x[2]), null, { timeout: 3_000 }).catch(() => {});
     const samples = await ep.evaluate(() => window.__samples);
     const counting = samples.filter((x) => x[1] !== null);
     const lastCount = counting.at(-1);
@@ -822,6 +1017,7 @@ const watchdog = setTimeout(() => {
     // artifacts dir missing
   }
   if (server && server.exitCode === null) server.kill('SIGKILL');
+  for (const p of extraProcs) if (p.exitCode === null) p.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
   process.exit(1);
 }, RUN_BUDGET_MS);
@@ -832,6 +1028,7 @@ try {
   code = 1;
 } finally {
   await browser?.close().catch(() => {});
+  await Promise.all(extraProcs.map(stopProc));
   if (server && server.exitCode === null) {
     server.kill('SIGTERM');
     await new Promise((r) => {

@@ -6,7 +6,7 @@ import { loadUser, logout, sessionNotice, user } from './session';
 import { ErrorBox, Page, useLang, useValue } from './ui';
 import { ApiError } from './api';
 import { EventDetailPage, EventList } from './pages/events';
-import { LoginPage, ProfilePage, SignupPage } from './pages/auth';
+import { GoogleSignInPage, LoginPage, ProfilePage, SignupPage } from './pages/auth';
 import { ConfirmationPage, PaymentFailPage, PaymentSuccessPage, ReservationPage, SeatsPage } from './pages/buy';
 import { ReservationsPage, TicketsPage } from './pages/tickets';
 import { QueuePage } from './pages/queue';
@@ -43,6 +43,7 @@ const routes: Route[] = [
   { path: '/tickets', render: () => <TicketsPage />, auth: true },
   { path: '/login', render: () => <LoginPage /> },
   { path: '/signup', render: () => <SignupPage /> },
+  { path: '/auth/google', render: () => <GoogleSignInPage /> },
   { path: '/me', render: () => <ProfilePage />, auth: true },
   { path: '/admin', render: () => <AdminDashboard />, auth: true },
   { path: '/admin/events', render: () => <AdminEvents />, auth: true },

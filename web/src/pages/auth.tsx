@@ -1,6 +1,7 @@
 // Sign up, log in (email + Google button), profile with language, points balance/charge/history.
-import { useState } from 'preact/hooks';
-import { ApiError, newIdempotencyKey, toApiError } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, newIdempotencyKey } from '../api';
+import { completeOnce, loadProviders, rememberNext, startUrl, takeNext, type GoogleOutcome, type Providers } from '../google';
 import { formatDateTime, formatKRW } from '../format';
 import { setLang, t, type Lang } from '../i18n';
 import { navigate, query } from '../router';
@@ -52,33 +53,61 @@ function Field(props: {
   );
 }
 
+// "Continue with Google", only when GET /providers says the server has it configured.
 function GoogleButton() {
-  const [err, setErr] = useState<ApiError | null>(null);
-  const go = async () => {
-    // Check first so an unconfigured server gives words, not a raw error page.
-    try {
-      const res = await fetch('/api/v1/auth/google/start', { redirect: 'manual' });
-      if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400) || res.ok) {
-        window.location.href = '/api/v1/auth/google/start';
-        return;
-      }
-      const e = await toApiError(res);
-      setErr(e.code === 'not_available_yet' || e.status === 404 ? new ApiError(404, 'not_available_yet', '') : e);
-    } catch (e) {
-      setErr(asApiError(e));
-    }
+  useLang();
+  const providers = useAsync(() => loadProviders(() => api.get<Providers>('/api/v1/auth/providers', { auth: false })), []);
+  const href = startUrl(providers.data);
+  if (!href) return null;
+  const go = () => {
+    rememberNext(nextPath());
+    // A full-page navigation: the start route sets the binding cookie and redirects to Google.
+    window.location.href = href;
   };
   return (
-    <>
-      <button type="button" class="google" onClick={() => void go()}>
-        <span aria-hidden="true">G</span> {t('auth.google')}
-      </button>
-      {err && (
-        <p class="muted" role="status">
-          {err.code === 'not_available_yet' ? t('auth.googleUnavailable') : err.describe()}
+    <button type="button" class="google" data-testid="google-signin" onClick={go}>
+      <span aria-hidden="true">G</span> {t('auth.google')}
+    </button>
+  );
+}
+
+// /auth/google: where the browser lands after Google with #code=… (or #error=…).
+export function GoogleSignInPage() {
+  useLang();
+  const [outcome, setOutcome] = useState<GoogleOutcome | null>(null);
+  useEffect(() => {
+    let live = true;
+    void completeOnce({
+      hash: window.location.hash,
+      clearHash: () => history.replaceState(history.state, '', window.location.pathname + window.location.search),
+      exchange: (code) => api.post<Session>('/api/v1/auth/google/exchange', { code }, { auth: false }),
+      startSession,
+      takeNext,
+    }).then((o) => {
+      if (!live) return;
+      if (o.ok) navigate(o.next, true);
+      else setOutcome(o);
+    });
+    return () => {
+      live = false;
+    };
+  }, []);
+  if (!outcome || outcome.ok) {
+    return (
+      <Page title={t('auth.googleSigningIn')}>
+        <Loading />
+      </Page>
+    );
+  }
+  return (
+    <Page title={t('auth.googleFailed')}>
+      <div class="narrow card" data-testid="google-error">
+        <ErrorBox error={outcome.error} />
+        <p>
+          <a href="/login">{t('auth.backToLogin')}</a>
         </p>
-      )}
-    </>
+      </div>
+    </Page>
   );
 }
 
