@@ -19,55 +19,21 @@ closes (the parent exits) or SIGTERM.
 """
 
 import argparse
-import base64
 import hashlib
 import http.server
 import json
 import os
-import re
 import secrets
+import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-class RsaKey:
-    """An RSA-2048 key from `openssl genrsa`; RS256 (PKCS#1 v1.5, SHA-256) signing by hand."""
-
-    def __init__(self, kid, workdir):
-        self.kid = kid
-        path = os.path.join(workdir, kid + ".pem")
-        subprocess.run(["openssl", "genrsa", "-out", path, "2048"], check=True, capture_output=True, timeout=60)
-        text = subprocess.run(["openssl", "rsa", "-in", path, "-text", "-noout"], check=True,
-                              capture_output=True, text=True, timeout=60).stdout
-        os.unlink(path)
-        self.n = self._field(text, "modulus")
-        self.d = self._field(text, "privateExponent")
-        self.e = 65537
-
-    @staticmethod
-    def _field(text, name):
-        m = re.search(name + r":\s*\n((?:\s+[0-9a-f:]+\n)+)", text)
-        return int(re.sub(r"[\s:]", "", m.group(1)), 16)
-
-    def jwk(self):
-        size = (self.n.bit_length() + 7) // 8
-        return {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid,
-                "n": b64url(self.n.to_bytes(size, "big")), "e": b64url(self.e.to_bytes(3, "big"))}
-
-    def sign(self, data):
-        size = (self.n.bit_length() + 7) // 8
-        digest_info = bytes.fromhex("3031300d060960864801650304020105000420") + hashlib.sha256(data).digest()
-        em = b"\x00\x01" + b"\xff" * (size - len(digest_info) - 3) + b"\x00" + digest_info
-        return pow(int.from_bytes(em, "big"), self.d, self.n).to_bytes(size, "big")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "functional"))
+from rsa_key import RsaKey, b64url  # noqa: E402  (shared with tests/functional/test_auth_google.py)
 
 
 def main():
@@ -81,7 +47,7 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="tiketi-e2e-oidc-")
     key = RsaKey("e2e-key-1", workdir)
-    os.rmdir(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
     codes = {}
     stats = {"authorizations": 0, "tokens": 0}
     lock = threading.Lock()
