@@ -3,6 +3,7 @@
 //
 //   tiketi_payment_bench --payment URL --reservation URL --event URL --sim URL --jwt-secret S
 //                        [--holds N] [--concurrency C] [--duration SEC] [--sim-secret S] [--raw-duration SEC]
+//                        [--phase-cmd CMD]   (run as "CMD setup_done" and "CMD flow_done" between phases)
 //
 // 1. setup (not measured): an admin token and user tokens are minted with the services' JWT secret
 //    (no sign-up on the hot path), a general-admission event with a 1,000,000 quota is created and
@@ -53,6 +54,7 @@ struct Opts {
   double duration = 15;
   double raw_duration = 5;
   int setup_concurrency = 64;
+  std::string phase_cmd;  // run as "<cmd> setup_done" / "<cmd> flow_done"
 };
 
 struct Stats {
@@ -403,13 +405,26 @@ class Bench {
     co_return out;
   }
 
+  // Lets run.sh take CPU snapshots between the phases (so setup is not charged to the measured
+  // phase). Blocks the client between phases only.
+  void phase(const std::string& name) const {
+    if (!o_.phase_cmd.empty()) {
+      const std::string cmd = o_.phase_cmd + " " + name;
+      if (std::system(cmd.c_str()) != 0) {
+        std::cerr << "bench: phase command failed: " << cmd << "\n";
+      }
+    }
+  }
+
   Task<json> run() {
     co_await setup();
     json report{{"concurrency", o_.concurrency},
                 {"holds", holds_.size()},
                 {"setup_hold_errors", setup_errors_.load()},
                 {"setup_holds_per_second", static_cast<double>(holds_.size()) / std::max(setup_hold_seconds_, 1e-9)}};
+    phase("setup_done");
     report["flow"] = co_await measure(false, o_.duration);
+    phase("flow_done");
     report["raw_sim"] = co_await measure(true, o_.raw_duration);
     co_return report;
   }
@@ -448,6 +463,7 @@ int main(int argc, char** argv) {
     else if (k == "--concurrency") o.concurrency = std::stoi(v);
     else if (k == "--duration") o.duration = std::stod(v);
     else if (k == "--raw-duration") o.raw_duration = std::stod(v);
+    else if (k == "--phase-cmd") o.phase_cmd = v;
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -455,7 +471,7 @@ int main(int argc, char** argv) {
   }
   if (o.payment.empty() || o.reservation.empty() || o.event.empty() || o.sim.empty() || o.jwt_secret.empty()) {
     std::cerr << "usage: tiketi_payment_bench --payment URL --reservation URL --event URL --sim URL --jwt-secret S "
-                 "[--holds N] [--concurrency C] [--duration S] [--raw-duration S] [--sim-secret S]\n";
+                 "[--holds N] [--concurrency C] [--duration S] [--raw-duration S] [--sim-secret S] [--phase-cmd CMD]\n";
     return 2;
   }
   asio::io_context io(1);

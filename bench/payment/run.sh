@@ -13,6 +13,13 @@
 #   bench/payment/run.sh [--bin PATH] [--client PATH] [--concurrency 256] [--duration 15] [--holds 24000]
 #                        [--latency-ms 100] [--transport native|curl]
 #   bench/payment/run.sh --smoke   (a few seconds, small numbers: checks the harness; part of the tests)
+#   bench/payment/run.sh --trace-sql ...   (diagnostic, NOT a figure: logs every statement of the measured
+#                          phase and prints commits and statements per payment, per service)
+#
+# CPU is snapshotted between the phases, so the measured phase is reported without the setup.
+# The reservations' confirmation (payment.completed -> outbox relay -> Redis stream -> reservation
+# consumer) follows asynchronously: its rate during the measured phase and the time it needs to
+# catch up afterwards are reported too.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -28,6 +35,7 @@ holds=24000
 latency=100
 transport=native
 smoke=0
+trace_sql=0
 while (($#)); do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
@@ -37,8 +45,9 @@ while (($#)); do
     --holds) holds=$2; shift 2 ;;
     --latency-ms) latency=$2; shift 2 ;;
     --transport) transport=$2; shift 2 ;;
+    --trace-sql) trace_sql=1; shift ;;
     --smoke) smoke=1; concurrency=16; duration=2; raw_duration=1; holds=300; shift ;;
-    -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -130,9 +139,58 @@ cpu_snapshot() {
   for svc in sim event reservation payment; do printf '%s=%s ' "$svc" "$(cpu_of "${pids[$i]}")"; i=$((i + 1)); done
   printf 'postgres=%s redis=%s\n' "$(pg_cpu)" "$(cpu_of "$(cat "$work/redis/redis.pid" 2>/dev/null)")"
 }
+confirmed_now() {
+  curl -s -m 5 "http://127.0.0.1:${port[reservation]}/metrics" |
+    awk '/^reservation_transitions_total\{.*to="CONFIRMED"/ {s += $2} END {print s + 0}'
+}
+pg_port=$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$pg_url")
+psql_admin() { "$TIKETI_PG_BIN/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d tiketi -qAtX "$@"; }
+# Work counters of the database: commits, and rows written per schema (= per service).
+pg_counters() {
+  psql_admin -c "SELECT 'commits', xact_commit FROM pg_stat_database WHERE datname = 'tiketi'" \
+    -c "SELECT 'wal_syncs', wal_sync FROM pg_stat_wal" -c "SELECT 'wal_bytes', wal_bytes::bigint FROM pg_stat_wal" \
+    -c "SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables" \
+    2>/dev/null | tr '|' ' '
+}
+# Called by the client between phases: "<phase>" -> $work/phase.<phase> (CPU, saga count, time).
+phase_hook() {
+  local name=$1
+  {
+    echo "cpu $(cpu_snapshot)"
+    echo "confirmed $(confirmed_now)"
+    echo "time $(date +%s.%N)"
+  } >"$work/phase.$name"
+  if ((trace_sql)); then
+    pg_counters >"$work/counters.$name"
+    if [[ $name == setup_done ]]; then
+      psql_admin -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
+    else
+      psql_admin -c "ALTER SYSTEM SET log_min_duration_statement = -1" -c "SELECT pg_reload_conf()" >/dev/null
+      # Which service owns which backend: client ports of the backends vs the services' sockets.
+      psql_admin -c "SELECT pid, client_port FROM pg_stat_activity WHERE client_port IS NOT NULL" |
+        tr '|' ' ' >"$work/backends"
+      local i=1 svc
+      for svc in event reservation payment; do
+        ss -tnpH state established "( dport = :$pg_port )" 2>/dev/null |
+          awk -v svc="$svc" -v pid="${pids[$i]}" '$0 ~ "pid=" pid "," {split($3, a, ":"); print a[2], svc}'
+        i=$((i + 1))
+      done >"$work/ports"
+    fi
+  fi
+}
+# The client runs "$work/phase.sh <phase>" through /bin/sh: a standalone script with the functions
+# and variables it needs (/bin/sh does not pass exported bash functions on).
+{
+  echo '#!/usr/bin/env bash'
+  declare -p work trace_sql pg_port pg_url pids port TIKETI_PG_BIN | sed 's/^declare -\(a\|A\)/declare -g\1/'
+  declare -f phase_hook cpu_snapshot cpu_of ticks pg_cpu confirmed_now pg_counters psql_admin
+  echo 'phase_hook "$1"'
+} >"$work/phase.sh"
+phase_cmd="bash $work/phase.sh"
+
 cpu_before=$(cpu_snapshot)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-"$client" --payment "http://127.0.0.1:${port[payment]}" --reservation "http://127.0.0.1:${port[reservation]}" \
+"$client" --phase-cmd "$phase_cmd" --payment "http://127.0.0.1:${port[payment]}" --reservation "http://127.0.0.1:${port[reservation]}" \
   --event "http://127.0.0.1:${port[event]}" --sim "http://127.0.0.1:$sim_port" \
   --jwt-secret "$TIKETI_AUTH__JWT_SECRET" --sim-secret "$sim_secret" --holds "$holds" \
   --concurrency "$concurrency" --duration "$duration" --raw-duration "$raw_duration" >"$work/result.json" ||
@@ -141,12 +199,72 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu_after=$(cpu_snapshot)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# Reservations confirm asynchronously (payment.completed -> reservation service): how many did.
-confirmed=$(curl -s "http://127.0.0.1:${port[reservation]}/metrics" |
-  awk '/^reservation_transitions_total\{.*to="CONFIRMED"/ {s += $2} END {print s + 0}')
+# Reservations confirm asynchronously (payment.completed -> reservation service): how many had at
+# the end of the client run, then wait (bounded) until the saga has caught up with every payment.
+confirmed=$(confirmed_now)
+paid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["flow"]["ok"])' "$work/result.json")
+drain_start=$(date +%s.%N)
+drain_limit=$((smoke ? 30 : 180))
+caught_up=$confirmed
+for _ in $(seq 1 $((drain_limit * 5))); do
+  caught_up=$(confirmed_now)
+  ((caught_up >= paid)) && break
+  sleep 0.2
+done
+drain_end=$(date +%s.%N)
+
+trace_report=""
+if ((trace_sql)); then
+  home=$(cat "$work/postgres/home")
+  trace_report="$work/trace.txt"
+  python3 - "$home/data/log" "$home" "$work" "$paid" >"$trace_report" <<'PYEOF' || true
+import collections, glob, os, re, sys
+logdir, home, work, paid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+backend_port = dict(l.split() for l in open(f"{work}/backends") if l.strip())
+port_svc = dict(l.split() for l in open(f"{work}/ports") if l.strip())
+svc_of = {pid: port_svc.get(port, "other") for pid, port in backend_port.items()}
+logs = sorted(glob.glob(f"{home}/data/log/*")) + sorted(glob.glob(f"{home}/*.log"))
+stmt = re.compile(r"\[(\d+)\] .*duration: [0-9.]+ ms  (?:execute [^:]*|statement): (.*)")
+per = collections.defaultdict(collections.Counter)
+for path in logs:
+    try:
+        text = open(path, errors="replace").read()
+    except OSError:
+        continue
+    for line in text.splitlines():
+        m = stmt.search(line)
+        if not m:
+            continue
+        pid, sql = m.group(1), " ".join(m.group(2).split())
+        per[svc_of.get(pid, "other")][sql[:110]] += 1
+def counters(name):
+    out = {}
+    for l in open(f"{work}/counters.{name}"):
+        k, v = l.rsplit(" ", 1)
+        out[k] = int(v)
+    return out
+a, b = counters("setup_done"), counters("flow_done")
+print(f"Measured phase only (statement log on from setup_done to flow_done); {paid} payments confirmed.")
+def d(k):
+    return b[k] - a.get(k, 0)
+print(f"transactions (pg_stat_database xact_commit: every autocommit statement counts, reads too): {d('commits')}"
+      f" = {d('commits') / max(paid, 1):.2f} per payment")
+print(f"WAL fsyncs (pg_stat_wal.wal_sync; group commit merges concurrent commits): {d('wal_syncs')}"
+      f" = {d('wal_syncs') / max(paid, 1):.2f} per payment; WAL {d('wal_bytes') / max(paid, 1):.0f} bytes per payment")
+print("(pg_stat counters reach the view up to ~1 s late: treat the row counts as approximate)")
+for k in sorted(b):
+    if k not in ("commits", "wal_syncs", "wal_bytes") and b[k] - a.get(k, 0) > 0:
+        print(f"  rows written {k}: {b[k] - a.get(k, 0)} ({(b[k] - a.get(k, 0)) / max(paid, 1):.2f}/payment)")
+for svc in sorted(per):
+    total = sum(per[svc].values())
+    print(f"\n{svc}: {total} statements = {total / max(paid, 1):.2f} per payment")
+    for sql, n in per[svc].most_common(25):
+        print(f"  {n / max(paid, 1):6.2f}  {n:7d}  {sql}")
+PYEOF
+fi
 
 python3 - "$work/result.json" "$concurrency" "$latency" "$duration" "$load_before" "$confirmed" "$transport" "$smoke" \
-  "$cpu_before" "$cpu_after" "$load_after" <<'EOF'
+  "$cpu_before" "$cpu_after" "$load_after" "$work" "$caught_up" "$drain_start" "$drain_end" "$trace_report" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 conc, lat, dur, load, confirmed, transport, smoke = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7], sys.argv[8] == "1"
@@ -173,11 +291,39 @@ def snap(text):
     return {k: float(v) for k, v in (kv.split("=") for kv in text.split())}
 before, after = snap(sys.argv[9]), snap(sys.argv[10])
 used = {k: after[k] - before.get(k, 0) for k in after}
-print(f"\nCPU seconds used during the whole client run (setup holds + both phases; load after: {sys.argv[11]}): "
+work, caught_up, drain_start, drain_end, trace = sys.argv[12], int(sys.argv[13]), float(sys.argv[14]), float(sys.argv[15]), sys.argv[16]
+def phase(name):
+    out = {}
+    for line in open(f"{work}/phase.{name}"):
+        k, v = line.split(" ", 1)
+        out[k] = snap(v) if k == "cpu" else float(v)
+    return out
+s0, s1 = phase("setup_done"), phase("flow_done")
+flow_secs = s1["time"] - s0["time"]
+print(f"\nCPU seconds of the MEASURED phase only (create + checkout + confirm, {flow_secs:.1f} s wall, "
+      f"{f['ok']} payments; setup and the simulator-alone phase excluded): "
+      + ", ".join(f"{k} {s1['cpu'][k] - s0['cpu'].get(k, 0):.1f}" for k in s1["cpu"])
+      + f"; total {sum(s1['cpu'].values()) - sum(s0['cpu'].values()):.1f} of {2 * flow_secs:.0f} core-seconds. "
+      + "Per payment: " + ", ".join(f"{k} {1000 * (s1['cpu'][k] - s0['cpu'].get(k, 0)) / max(f['ok'], 1):.2f} ms"
+                                    for k in ("postgres", "reservation", "payment")) + ".")
+print(f"CPU seconds of the whole client run (setup holds + both phases; load after: {sys.argv[11]}): "
       + ", ".join(f"{k} {v:.1f}" for k, v in used.items()) + f"; total {sum(used.values()):.1f}.")
+saga_in_phase = s1["confirmed"] - s0["confirmed"]
+print(f"\nReservations confirmed by the saga (payment.completed -> relay -> stream -> reservation consumer): "
+      f"{saga_in_phase:.0f} during the measured phase = **{saga_in_phase / max(flow_secs, 1e-9):.0f}/s** "
+      f"(payments confirmed: {f['per_second']:.0f}/s); {caught_up} of {f['ok']} after the run "
+      f"+ {drain_end - drain_start:.1f} s of waiting"
+      + (" (caught up)" if caught_up >= f["ok"] else " (NOT caught up within the limit)")
+      + (f"; while catching up, with no payment traffic: {(caught_up - int(confirmed)) / (drain_end - drain_start):.0f}/s."
+         if drain_end - drain_start >= 1 else "."))
+if trace:
+    print("\nStatement trace (diagnostic run, the statement log slows PostgreSQL: not a figure):\n")
+    print("```")
+    print(open(trace).read().rstrip())
+    print("```")
 if f["errors"] or raw["errors"]:
     print("\nErrors:", json.dumps(f.get("error_kinds")), json.dumps(raw.get("error_kinds")))
 if smoke:
-    ok = f["ok"] > 0 and raw["ok"] > 0 and f["errors"] == 0
+    ok = f["ok"] > 0 and raw["ok"] > 0 and f["errors"] == 0 and caught_up >= f["ok"]
     sys.exit(0 if ok else 1)
 EOF

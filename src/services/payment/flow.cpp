@@ -22,11 +22,12 @@ void wake_relay(State& s) {
   }
 }
 
-// Inside tx: the one place a payment becomes CONFIRMED.
-Task<bool> finish_confirmed(State& s, store::Tx& tx, const Payment& p) {
-  const bool moved = co_await s.store->mark_confirmed(tx, p.id);
+// Inside tx: the one place a payment becomes CONFIRMED (besides confirm_now's single statement,
+// which writes the same two rows). Returns the row as stored when it moved.
+Task<std::optional<Payment>> finish_confirmed(State& s, store::Tx& tx, const Payment& p) {
+  auto moved = co_await s.store->mark_confirmed_returning(tx, p.id);
   if (!moved) {
-    co_return false;
+    co_return std::nullopt;
   }
   const Millis now = s.store->clock().now_ms();
   if (p.purpose == Purpose::point_charge) {
@@ -38,19 +39,35 @@ Task<bool> finish_confirmed(State& s, store::Tx& tx, const Payment& p) {
     co_await coord::Outbox::add(tx, s.store->clock(), std::move(topic), std::move(key), std::move(payload),
                                 s.ctx.log.trace_id);
   }
-  co_return true;
+  co_return moved;
 }
 
-Task<void> confirm_now(State& s, const Payment& p) {
-  bool done = false;
-  std::function<Task<void>(store::Tx&)> fn = [&](store::Tx& tx) -> Task<void> {
-    done = co_await finish_confirmed(s, tx, p);
-  };
-  co_await s.store->db().transaction(fn);
-  if (done) {
+// Makes the payment CONFIRMED (with payment.completed in the outbox, or the points credited) in
+// one durable commit. Returns the row as stored when this call moved it, nullopt when it was
+// already moved by someone else.
+Task<std::optional<Payment>> confirm_now(State& s, const Payment& p) {
+  std::optional<Payment> after;
+  if (p.purpose == Purpose::reservation && s.store->confirm_in_one_statement()) {
+    // The hot path on PostgreSQL: UPDATE + outbox INSERT as one statement, one round trip.
+    const Millis now = s.store->clock().now_ms();
+    std::string event_id = ids::uuid_v7(now);
+    std::string topic = "payment.completed";
+    std::string key = p.reservation_id.value_or(p.id);
+    std::string payload = completed_payload(p, now);
+    std::string trace = s.ctx.log.trace_id;
+    after = co_await s.store->confirm_with_event(p.id, now, std::move(event_id), std::move(topic), std::move(key),
+                                                 std::move(payload), std::move(trace));
+  } else {
+    std::function<Task<void>(store::Tx&)> fn = [&](store::Tx& tx) -> Task<void> {
+      after = co_await finish_confirmed(s, tx, p);
+    };
+    co_await s.store->db().transaction(fn);
+  }
+  if (after) {
     s.metrics.payments("confirmed", method_of(p)).inc();
     wake_relay(s);
   }
+  co_return after;
 }
 
 Task<void> fail_now(State& s, const Payment& p, const std::string& reason) {
@@ -72,7 +89,10 @@ Task<Payment> apply_confirm(State& s, Payment p, const GatewayResult& r, bool re
   if (r.outcome == GatewayOutcome::ok) {
     if (r.payment.status == "DONE" && r.payment.total_amount == p.card_amount &&
         r.payment.order_id == p.order_id) {
-      co_await confirm_now(s, p);
+      auto moved = co_await confirm_now(s, p);
+      if (moved) {
+        co_return *moved;  // RETURNING gave the row: no read after the commit
+      }
     } else {
       // The gateway charged something we did not ask for: never confirm on it.
       log::error(s.ctx.log, "gateway confirm answer does not match the payment",
@@ -128,11 +148,20 @@ Task<Payment> call_confirm(State& s, Payment p) {
 
 }  // namespace
 
+Task<Payment> confirm_started(State& s, Payment p) {
+  auto after = co_await call_confirm(s, std::move(p));
+  co_return after;
+}
+
 Task<Payment> confirm_payment(State& s, Payment p, std::optional<std::string> payment_key) {
   if (p.card_amount == 0) {
     if (p.status == Status::created) {
-      co_await confirm_now(s, p);
-      p = co_await reload(s, p.id);
+      auto moved = co_await confirm_now(s, p);
+      if (moved) {
+        p = std::move(*moved);
+      } else {
+        p = co_await reload(s, p.id);
+      }
     }
   } else if (p.status == Status::created) {
     if (!payment_key) {

@@ -15,6 +15,11 @@ namespace tiketi::payment {
 // Throws ApiError 4xx for a request that cannot apply (wrong key, terminal state).
 Task<Payment> confirm_payment(State& s, Payment p, std::optional<std::string> payment_key);
 
+// Calls the gateway for a payment the caller already moved to PENDING_GATEWAY with its key
+// (PaymentStore::start_gateway_owned, the confirm handler's first and only statement before the
+// gateway) and applies the answer; returns the payment as stored afterwards.
+Task<Payment> confirm_started(State& s, Payment p);
+
 // Resolves an UNKNOWN (or stale PENDING_GATEWAY) payment by looking it up at the gateway.
 Task<Payment> reconcile(State& s, Payment p);
 

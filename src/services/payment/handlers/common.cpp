@@ -72,7 +72,12 @@ Task<net::Response> create_or_replay(State& s, Payment draft, const std::string&
   };
   bool duplicate = false;
   try {
-    co_await s.store->db().transaction(fn);
+    if (draft.points_amount > 0) {
+      co_await s.store->db().transaction(fn);
+    } else {
+      // Card only: one statement in its own implicit transaction (one round trip, one commit).
+      co_await s.store->insert(draft);
+    }
   } catch (const store::DbError& e) {
     if (e.kind != store::DbError::Kind::unique_violation) {
       throw;

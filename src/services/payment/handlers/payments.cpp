@@ -65,27 +65,43 @@ Task<net::Response> payments_post(State& s, net::Request& req) {
   body.finish();
 
   const std::string fingerprint = request_fingerprint("reservation", reservation_id, points);
-  if (auto existing = co_await s.store->find_by_idempotency(user.user_id, key)) {
-    if (existing->request_hash != fingerprint) {
-      throw errors::make("idempotency_conflict");
+  // No idempotency read up front (one statement less per payment): a replay is caught by the
+  // INSERT's unique (user_id, idempotency_key) in create_or_replay and answered from the stored
+  // row. When the reservation refuses (no longer PENDING because this very payment confirmed it,
+  // expired, ...), the stored row is looked up before refusing, so replays still answer as before.
+  std::exception_ptr refusal;
+  std::optional<Split> split;
+  ReservationView r;
+  try {
+    r = co_await fetch_reservation(s, reservation_id, req);
+  } catch (const std::exception&) {
+    refusal = std::current_exception();  // unreachable or refused: a replay can still be answered
+  }
+  if (!refusal) {
+    std::string why;
+    if (r.user_id != user.user_id) {
+      refusal = std::make_exception_ptr(errors::forbidden("This reservation belongs to someone else."));
+    } else if (r.status == "EXPIRED" || (r.status == "PENDING" && !r.payable)) {
+      refusal = std::make_exception_ptr(errors::make("hold_expired"));
+    } else if (r.status != "PENDING") {
+      refusal = std::make_exception_ptr(
+          errors::conflict("reservation_not_payable", "The reservation is " + r.status + ", not PENDING."));
+    } else {
+      split = split_amount(r.amount, points, why);
+      if (!split) {
+        refusal = std::make_exception_ptr(errors::validation({{"points", why}}));
+      }
     }
-    co_return json_response(200, payment_view(s, *existing));
   }
-
-  const ReservationView r = co_await fetch_reservation(s, reservation_id, req);
-  if (r.user_id != user.user_id) {
-    throw errors::forbidden("This reservation belongs to someone else.");
-  }
-  if (r.status == "EXPIRED" || (r.status == "PENDING" && !r.payable)) {
-    throw errors::make("hold_expired");
-  }
-  if (r.status != "PENDING") {
-    throw errors::conflict("reservation_not_payable", "The reservation is " + r.status + ", not PENDING.");
-  }
-  std::string why;
-  auto split = split_amount(r.amount, points, why);
-  if (!split) {
-    throw errors::validation({{"points", why}});
+  if (refusal) {
+    auto existing = co_await s.store->find_by_idempotency(user.user_id, key);
+    if (existing) {
+      if (existing->request_hash != fingerprint) {
+        throw errors::make("idempotency_conflict");
+      }
+      co_return json_response(200, payment_view(s, *existing));
+    }
+    std::rethrow_exception(refusal);
   }
   Payment draft;
   draft.user_id = user.user_id;
@@ -108,8 +124,27 @@ Task<net::Response> payment_confirm(State& s, net::Request& req) {
     body.fail("paymentKey", "is not a valid payment key");
   }
   body.finish();
-  Payment p = co_await owned_payment(s, req, user.user_id);
-  Payment after = co_await confirm_payment(s, std::move(p), key);
+  std::optional<Payment> started;
+  const auto& id = req.param("id");
+  if (key && valid_id(id)) {
+    // The common case in one round trip: this user's CREATED card payment -> PENDING_GATEWAY with
+    // the key, committed before the gateway is called. Anything else takes the general path.
+    try {
+      started = co_await s.store->start_gateway_owned(id, user.user_id, *key);
+    } catch (const store::DbError& e) {
+      if (e.kind != store::DbError::Kind::unique_violation) {
+        throw;
+      }
+      throw errors::conflict("payment_key_used", "This paymentKey already paid for another payment.");
+    }
+  }
+  Payment after;
+  if (started) {
+    after = co_await confirm_started(s, std::move(*started));
+  } else {
+    Payment p = co_await owned_payment(s, req, user.user_id);
+    after = co_await confirm_payment(s, std::move(p), key);
+  }
   if (after.status == Status::failed) {
     throw ApiError(402, "payment_failed",
                    "The payment was not completed: " + after.failure_reason.value_or("declined") + ".");

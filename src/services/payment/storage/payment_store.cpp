@@ -126,6 +126,23 @@ Task<void> PaymentStore::insert(store::Tx& tx, const Payment& x) {
   co_await tx.exec(sql::kInsertPayment, std::move(params));
 }
 
+Task<void> PaymentStore::insert(const Payment& x) {
+  store::Params params{p(x.id),
+                       p(x.user_id),
+                       p(to_string(x.purpose)),
+                       p(x.reservation_id),
+                       p(x.order_id),
+                       p(x.amount),
+                       p(x.points_amount),
+                       p(x.card_amount),
+                       p(to_string(x.status)),
+                       p(x.idempotency_key),
+                       p(x.request_hash),
+                       p(x.created_at),
+                       p(x.expires_at)};
+  co_await db_->exec(sql::kInsertPayment, std::move(params));
+}
+
 Task<std::optional<Payment>> PaymentStore::find(const std::string& id) {
   store::Params params{p(id)};
   auto res = co_await db_->exec(sql::kFindPayment, std::move(params));
@@ -171,6 +188,16 @@ Task<bool> PaymentStore::start_gateway(const std::string& id, const std::string&
   co_return res.affected == 1;
 }
 
+Task<std::optional<Payment>> PaymentStore::start_gateway_owned(const std::string& id, const std::string& user_id,
+                                                               const std::string& payment_key) {
+  store::Params params{p(id), p(payment_key), p(clock_->now_ms()), p(user_id)};
+  auto res = co_await db_->exec(sql::kStartGatewayOwned, std::move(params));
+  if (res.rows.empty()) {
+    co_return std::nullopt;
+  }
+  co_return payment_from(res.rows.front());
+}
+
 Task<bool> PaymentStore::release_gateway(const std::string& id) {
   store::Params params{p(id), p(clock_->now_ms())};
   auto res = co_await db_->exec(sql::kReleaseGateway, std::move(params));
@@ -192,6 +219,35 @@ Task<bool> PaymentStore::mark_confirmed(store::Tx& tx, const std::string& id) {
   store::Params params{p(id), p(clock_->now_ms())};
   auto res = co_await tx.exec(sql::kMarkConfirmed, std::move(params));
   co_return res.affected == 1;
+}
+
+Task<std::optional<Payment>> PaymentStore::mark_confirmed_returning(store::Tx& tx, const std::string& id) {
+  store::Params params{p(id), p(clock_->now_ms())};
+  auto res = co_await tx.exec(sql::kMarkConfirmedReturning, std::move(params));
+  if (res.rows.empty()) {
+    co_return std::nullopt;
+  }
+  co_return payment_from(res.rows.front());
+}
+
+bool PaymentStore::confirm_in_one_statement() const { return db_->engine() == store::Engine::postgres; }
+
+Task<std::optional<Payment>> PaymentStore::confirm_with_event(const std::string& id, Millis now,
+                                                              std::string event_id, std::string topic,
+                                                              std::string key, std::string payload,
+                                                              std::string trace_id) {
+  store::Params params{p(id),
+                       p(now),
+                       p(std::move(event_id)),
+                       p(std::move(topic)),
+                       p(std::move(key)),
+                       p(std::move(payload)),
+                       p(std::move(trace_id))};
+  auto res = co_await db_->exec(sql::kConfirmWithOutboxPg, std::move(params));
+  if (res.rows.empty()) {
+    co_return std::nullopt;
+  }
+  co_return payment_from(res.rows.front());
 }
 
 Task<bool> PaymentStore::mark_failed(store::Tx& tx, const std::string& id, const std::string& reason) {

@@ -51,6 +51,7 @@ class PaymentStore {
 
   // Payments.
   Task<void> insert(store::Tx& tx, const Payment& p);
+  Task<void> insert(const Payment& p);  // alone, in its own implicit transaction (one round trip)
   Task<std::optional<Payment>> find(const std::string& id);
   Task<std::optional<Payment>> find(store::Tx& tx, const std::string& id);
   Task<std::optional<Payment>> find_by_idempotency(const std::string& user_id, const std::string& key);
@@ -58,11 +59,23 @@ class PaymentStore {
   // CREATED -> PENDING_GATEWAY with the key; false when not CREATED. A key already used by another
   // payment throws DbError(unique_violation).
   Task<bool> start_gateway(const std::string& id, const std::string& payment_key);
+  // CREATED card payment of user_id -> PENDING_GATEWAY with the key, returning the row; nullopt
+  // when it is not this user's, not CREATED or has no card part (the caller reads it then).
+  Task<std::optional<Payment>> start_gateway_owned(const std::string& id, const std::string& user_id,
+                                                   const std::string& payment_key);
   // PENDING_GATEWAY -> CREATED without the key (the gateway call never left); false otherwise.
   Task<bool> release_gateway(const std::string& id);
   Task<bool> mark_unknown(const std::string& id, const std::string& reason);
   Task<void> touch(const std::string& id, Status status);
   Task<bool> mark_confirmed(store::Tx& tx, const std::string& id);
+  // As mark_confirmed, returning the row as stored (nullopt when it did not move).
+  Task<std::optional<Payment>> mark_confirmed_returning(store::Tx& tx, const std::string& id);
+  // PostgreSQL: CONFIRMED plus its outbox row in one statement (one round trip, one commit);
+  // nullopt when the payment did not move (and then no outbox row was written).
+  bool confirm_in_one_statement() const;
+  Task<std::optional<Payment>> confirm_with_event(const std::string& id, Millis now, std::string event_id,
+                                                  std::string topic, std::string key, std::string payload,
+                                                  std::string trace_id);
   Task<bool> mark_failed(store::Tx& tx, const std::string& id, const std::string& reason);
   Task<bool> mark_refund_outcome(store::Tx& tx, const std::string& id, Status status,
                                  std::optional<std::string> reason);

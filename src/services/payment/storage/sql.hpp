@@ -39,6 +39,12 @@ inline constexpr const char* kFindByReservation =
 inline constexpr const char* kStartGateway =
     "UPDATE payments SET status = 'PENDING_GATEWAY', payment_key = $2, updated_at = $3"
     " WHERE id = $1 AND status = 'CREATED'";
+// The confirm request's first statement: ownership, state and the key in one durable write
+// (one round trip instead of a SELECT and then the conditional UPDATE). No row: not this user's,
+// not CREATED, or points only; the caller then reads the row and decides as before.
+inline constexpr const char* kStartGatewayOwned =
+    "UPDATE payments SET status = 'PENDING_GATEWAY', payment_key = $2, updated_at = $3"
+    " WHERE id = $1 AND user_id = $4 AND status = 'CREATED' AND card_amount > 0 RETURNING *";
 // The gateway was never reached (connect/TLS failure): back to CREATED, key released, so the fan
 // can confirm again once the gateway is reachable.
 inline constexpr const char* kReleaseGateway =
@@ -51,6 +57,19 @@ inline constexpr const char* kTouch = "UPDATE payments SET updated_at = $2 WHERE
 inline constexpr const char* kMarkConfirmed =
     "UPDATE payments SET status = 'CONFIRMED', failure_reason = NULL, confirmed_at = $2, updated_at = $2"
     " WHERE id = $1 AND status IN ('CREATED', 'PENDING_GATEWAY', 'UNKNOWN')";
+inline constexpr const char* kMarkConfirmedReturning =
+    "UPDATE payments SET status = 'CONFIRMED', failure_reason = NULL, confirmed_at = $2, updated_at = $2"
+    " WHERE id = $1 AND status IN ('CREATED', 'PENDING_GATEWAY', 'UNKNOWN') RETURNING *";
+// PostgreSQL only: CONFIRMED and its payment.completed outbox row as ONE statement in its own
+// implicit transaction (one round trip, one commit instead of BEGIN/UPDATE/INSERT/COMMIT). The
+// outbox row is inserted only when the UPDATE moved the row, so a second confirm writes nothing.
+// Columns as coord::Outbox::add writes them ($3 id, $4 topic, $5 key, $6 payload, $7 trace_id).
+inline constexpr const char* kConfirmWithOutboxPg =
+    "WITH moved AS (UPDATE payments SET status = 'CONFIRMED', failure_reason = NULL, confirmed_at = $2,"
+    " updated_at = $2 WHERE id = $1 AND status IN ('CREATED', 'PENDING_GATEWAY', 'UNKNOWN') RETURNING *),"
+    " event AS (INSERT INTO outbox (id, topic, key, payload, trace_id, created_at)"
+    " SELECT $3::text, $4::text, $5::text, $6::text, $7::text, $2::bigint FROM moved)"
+    " SELECT * FROM moved";
 inline constexpr const char* kMarkFailed =
     "UPDATE payments SET status = 'FAILED', failure_reason = $2, updated_at = $3"
     " WHERE id = $1 AND status IN ('CREATED', 'PENDING_GATEWAY', 'UNKNOWN')";

@@ -21,6 +21,11 @@ class GatewayTest : public PaymentFixture {
     return call("POST", "/api/v1/payments/" + p.at("id").get<std::string>() + "/confirm",
                 json{{"paymentKey", key}}.dump(), "u1");
   }
+  static std::string body_for(const std::string& rid) { return json{{"reservationId", rid}, {"points", 0}}.dump(); }
+  void remove_reservation(const std::string& rid) {
+    std::lock_guard lk(mu_);
+    reservations_.erase(rid);
+  }
   std::string status_of(const json& p) {
     return call("GET", "/api/v1/payments/" + p.at("id").get<std::string>(), "", "u1").body.at("status");
   }
@@ -209,6 +214,64 @@ TEST_P(GatewayTest, RevenueByDayAndMethod) {
   EXPECT_EQ(r.body["days"][0]["byMethod"]["card"], 9000);
   EXPECT_EQ(r.body["days"][0]["byMethod"]["points"], 1000);
   EXPECT_EQ(r.body["days"][0]["payments"], 1);
+}
+
+// The confirm's first statement checks ownership, state and the key at once: someone else's
+// valid paymentKey confirm is a 404 that changes nothing, and the owner confirms afterwards with
+// one payment.completed row whose key and payload name the reservation and the payment.
+TEST_P(GatewayTest, ConfirmByAnotherUserChangesNothing) {
+  auto [p, key] = start_payment("r1", 10000, 0);
+  const std::string path = "/api/v1/payments/" + p["id"].get<std::string>() + "/confirm";
+  auto stranger = call("POST", path, json{{"paymentKey", key}}.dump(), "u2");
+  EXPECT_EQ(stranger.status, 404) << stranger.body.dump();
+  EXPECT_EQ(status_of(p), "CREATED");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE payment_key IS NOT NULL"), 0);
+  EXPECT_EQ(sim_->charges_for_order(p["orderId"]), 0);
+  auto ok = confirm(p, key);
+  ASSERT_EQ(ok.status, 200) << ok.body.dump();
+  EXPECT_EQ(ok.body["status"], "CONFIRMED");
+  EXPECT_EQ(sim_->charges_for_order(p["orderId"]), 1);
+  const std::string id = p["id"].get<std::string>();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE topic = 'payment.completed' AND key = 'r1' AND payload LIKE '%" +
+                  id + "%'"),
+            1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE status = 'CONFIRMED' AND confirmed_at IS NOT NULL AND "
+                  "payment_key = '" +
+                  key + "'"),
+            1);
+  // Confirming again after CONFIRMED writes no second event.
+  EXPECT_EQ(confirm(p, key).status, 200);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox"), 1);
+}
+
+// The create has no idempotency read up front: a replay after the reservation moved on (here
+// CONFIRMED by this very payment, then gone from the reservation service) still answers the
+// stored payment, and another body with the same key is still a conflict, with nothing written.
+TEST_P(GatewayTest, CreateReplayAnswersAfterTheReservationMovedOn) {
+  auto [p, key] = start_payment("r1", 10000, 0);
+  ASSERT_EQ(confirm(p, key).status, 200);
+  add_reservation("r1", "u1", 10000, "CONFIRMED", false);
+  const std::string body = json{{"reservationId", "r1"}, {"points", 0}}.dump();
+  auto again = call("POST", "/api/v1/payments", body, "u1", "idem-r1");
+  EXPECT_EQ(again.status, 200) << again.body.dump();
+  EXPECT_EQ(again.body["id"], p["id"]);
+  EXPECT_EQ(again.body["status"], "CONFIRMED");
+  auto other = call("POST", "/api/v1/payments", json{{"reservationId", "r1"}, {"points", 5}}.dump(), "u1",
+                    "idem-r1");
+  EXPECT_EQ(other.status, 409) << other.body.dump();
+  EXPECT_EQ(other.body["error"]["code"], "idempotency_conflict");
+  // Without a stored payment under the key the refusal stands.
+  auto fresh = call("POST", "/api/v1/payments", body, "u1", "idem-new");
+  EXPECT_EQ(fresh.status, 409) << fresh.body.dump();
+  EXPECT_EQ(fresh.body["error"]["code"], "reservation_not_payable");
+  // A reservation the service no longer knows: a replay still answers, a new key is a 404.
+  auto [p2, key2] = start_payment("r2", 3000, 0);
+  remove_reservation("r2");
+  auto replay2 = call("POST", "/api/v1/payments", body_for("r2"), "u1", "idem-r2");
+  EXPECT_EQ(replay2.status, 200) << replay2.body.dump();
+  EXPECT_EQ(replay2.body["id"], p2["id"]);
+  EXPECT_EQ(call("POST", "/api/v1/payments", body_for("r2"), "u1", "idem-x").status, 404);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, GatewayTest,
