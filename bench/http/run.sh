@@ -16,6 +16,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=scripts/lib/servers.sh
 source "$root/scripts/lib/servers.sh"
+# shellcheck source=bench/lib/common.sh
+source "$root/bench/lib/common.sh"
 
 bin=${TIKETI_BIN:-$root/build/release/src/app/tiketi}
 bare=$root/build/release/bench/tiketi_bare_beast
@@ -73,16 +75,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_http() {
-  local url=$1 pid=${2:-} _
-  for _ in $(seq 1 300); do
-    [[ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null)" == 200 ]] && return 0
-    if [[ -n "$pid" ]] && ! tiketi_alive "$pid"; then return 1; fi
-    sleep 0.1
-  done
-  return 1
-}
-
 # --- tiketi, embedded shape --------------------------------------------------------------------
 mkdir -p "$work/data"
 "$bin" migrate --data-dir "$work/data" >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
@@ -118,43 +110,9 @@ if [[ -n "$compare" ]]; then
 fi
 
 # --- nginx, static file with the same body -----------------------------------------------------
-mkdir -p "$work/nginx/html" "$work/nginx/tmp"
+mkdir -p "$work/nginx/html"
 curl -s "http://127.0.0.1:$tiketi_port$route" >"$work/nginx/html/live.json"
-user_line=""
-[[ $(id -u) -eq 0 ]] && user_line="user root root;"
-for attempt in 1 2 3; do
-  nginx_port=$(tiketi_free_port)
-  cat >"$work/nginx/nginx.conf" <<EOF
-$user_line
-worker_processes 2;
-daemon on;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-worker_rlimit_nofile 16384;
-events { worker_connections 8192; }
-http {
-  client_body_temp_path $work/nginx/tmp/body;
-  proxy_temp_path $work/nginx/tmp/proxy;
-  fastcgi_temp_path $work/nginx/tmp/fastcgi;
-  uwsgi_temp_path $work/nginx/tmp/uwsgi;
-  scgi_temp_path $work/nginx/tmp/scgi;
-  access_log /dev/null combined;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  server {
-    listen 127.0.0.1:$nginx_port backlog=4096;
-    location = /live.json { root $work/nginx/html; default_type application/json; }
-  }
-}
-EOF
-  if nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" </dev/null >/dev/null 2>&1 &&
-    wait_http "http://127.0.0.1:$nginx_port/live.json"; then
-    break
-  fi
-  echo "bench: nginx did not start on port $nginx_port (attempt $attempt)" >&2
-  ((attempt < 3)) || exit 1
-done
+bench_nginx_static "$work" live.json || exit 1
 
 # --- bare Beast, same body -------------------------------------------------------------------------
 for attempt in 1 2 3; do
@@ -169,19 +127,6 @@ for attempt in 1 2 3; do
 done
 
 # --- wrk ---------------------------------------------------------------------------------------
-# Latency like "8.50ms" / "950.00us" / "1.20s" -> milliseconds.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-    else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
-    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-    else { printf "%.3f", v }
-  }'
-}
-
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
 declare -a t_rps=() t_p99=() n_rps=() n_p99=() b_rps=() b_p99=() c_rps=() c_p99=() t_cpu=() c_cpu=()
 errors=0
 # CPU time (user + system, in clock ticks) a process has used so far.

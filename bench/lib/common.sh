@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# Shared by the benchmark scripts that compare a tiketi route with nginx serving the same bytes
+# (bench/http/run.sh, bench/event/run.sh). Sourced after scripts/lib/servers.sh (tiketi_free_port,
+# tiketi_alive).
+#
+#   wait_http URL [PID]           -> 0 once URL answers 200 (gives up after 30 s or when PID dies)
+#   to_ms 8.50ms|950.00us|1.20s   -> milliseconds
+#   median N...                   -> the median
+#   bench_nginx_static DIR FILE   -> nginx (2 workers, access log to /dev/null, like production)
+#                                    serving DIR/nginx/html/FILE at /FILE; sets nginx_port. The
+#                                    caller stops it from DIR/nginx/nginx.pid.
+
+wait_http() {
+  local url=$1 pid=${2:-} _
+  for _ in $(seq 1 300); do
+    [[ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null)" == 200 ]] && return 0
+    if [[ -n "$pid" ]] && ! tiketi_alive "$pid"; then return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else { printf "%.3f", v }
+  }'
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+bench_nginx_static() {
+  local dir=$1 file=$2 user_line="" attempt
+  mkdir -p "$dir/nginx/html" "$dir/nginx/tmp"
+  [[ $(id -u) -eq 0 ]] && user_line="user root root;"
+  for attempt in 1 2 3; do
+    nginx_port=$(tiketi_free_port)
+    cat >"$dir/nginx/nginx.conf" <<NGINX
+$user_line
+worker_processes 2;
+daemon on;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log warn;
+worker_rlimit_nofile 16384;
+events { worker_connections 8192; }
+http {
+  client_body_temp_path $dir/nginx/tmp/body;
+  proxy_temp_path $dir/nginx/tmp/proxy;
+  fastcgi_temp_path $dir/nginx/tmp/fastcgi;
+  uwsgi_temp_path $dir/nginx/tmp/uwsgi;
+  scgi_temp_path $dir/nginx/tmp/scgi;
+  access_log /dev/null combined;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:$nginx_port backlog=4096;
+    location = /$file { root $dir/nginx/html; default_type application/json; }
+  }
+}
+NGINX
+    if nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/nginx/error.log" </dev/null >/dev/null 2>&1 &&
+      wait_http "http://127.0.0.1:$nginx_port/$file"; then
+      return 0
+    fi
+    echo "bench: nginx did not start on port $nginx_port (attempt $attempt)" >&2
+  done
+  return 1
+}
