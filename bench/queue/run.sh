@@ -60,6 +60,10 @@ work=$(mktemp -d /tmp/tiketi-bench-queue.XXXXXX)
 secret="bench-queue-secret-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 kid=benchq
 export TIKETI_AUTH__JWT_SECRET=$secret TIKETI_AUTH__JWT_KID=$kid
+# Users join first and open their sockets afterwards; on a loaded 2-core machine opening 50,000
+# sockets has taken over 60 s, and a place with no heartbeat for queue.abandon_seconds (default 60)
+# is swept — correct behaviour, but not what this benchmark measures. The sweep still runs.
+export TIKETI_QUEUE__ABANDON_SECONDS=${TIKETI_QUEUE__ABANDON_SECONDS:-600}
 declare -a server_pids=() client_pids=()
 redis_started=0
 # shellcheck disable=SC2317  # invoked by the EXIT trap
@@ -110,22 +114,57 @@ migrate_dir() {
   }
 }
 
-# serve NAME PORT ARGS… — a `tiketi serve` on 127.0.0.1:PORT; sets STARTED_PID.
+# serve NAME PORT ARGS… — a `tiketi serve` on 127.0.0.1:PORT; sets STARTED_PID and STARTED_PORT.
+# The port comes from tiketi_free_port, which only sees listening sockets: when another process
+# holds it anyway ("Address already in use"), the server is started again on a fresh port.
 serve() {
-  local name=$1 port=$2
+  local name=$1 port=$2 attempt
   shift 2
-  "$bin" serve --listen "127.0.0.1:$port" --data-dir "$work/$name" --log-level warn "$@" \
-    </dev/null >"$work/$name/out.log" 2>&1 &
-  STARTED_PID=$!
-  server_pids+=("$STARTED_PID")
-  if ! wait_ready "$port" "$STARTED_PID"; then
-    log "$name did not become ready on port $port"
-    tail -n 20 "$work/$name/out.log" >&2
-    return 1
-  fi
+  for attempt in 1 2 3 4 5; do
+    "$bin" serve --listen "127.0.0.1:$port" --data-dir "$work/$name" --log-level warn "$@" \
+      </dev/null >"$work/$name/out.log" 2>&1 &
+    STARTED_PID=$!
+    STARTED_PORT=$port
+    if wait_ready "$port" "$STARTED_PID"; then
+      server_pids+=("$STARTED_PID")
+      return 0
+    fi
+    kill -TERM "$STARTED_PID" 2>/dev/null || true
+    wait "$STARTED_PID" 2>/dev/null || true
+    grep -q "Address already in use" "$work/$name/out.log" || break
+    log "$name: port $port was taken (attempt $attempt), trying another"
+    port=$(tiketi_free_port)
+  done
+  log "$name did not become ready on port $port"
+  tail -n 20 "$work/$name/out.log" >&2
+  return 1
 }
 
 rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
+
+# cpu_ms PID… — user + system CPU time of the processes so far, in ms (0 for a gone process).
+cpu_ms() {
+  local p total=0 f
+  for p in "$@"; do
+    f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
+    [[ -n "$f" ]] || continue
+    total=$((total + ${f% *} + ${f#* }))
+  done
+  echo $((total * 1000 / $(getconf CLK_TCK)))
+}
+# cpu_mark NAME — appends "NAME wall_ms server_ms client_ms redis_ms" to $dir/cpu (phase accounting).
+cpu_mark() {
+  local rp=""
+  [[ -s "$work/redis/redis.pid" ]] && rp=$(cat "$work/redis/redis.pid")
+  local cmds=0
+  if [[ -n "$rp" && -s "$work/redis/port" ]]; then
+    # EVALSHA calls (each queue operation is one script; the commands inside it are not counted).
+    cmds=$(redis-cli -p "$(cat "$work/redis/port")" info commandstats 2>/dev/null | tr -d '\r' |
+      sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p')
+  fi
+  printf '%s %s %s %s %s %s\n' "$1" "$(date +%s%3N)" "$(cpu_ms $pids)" "$(cpu_ms "${client_pids[@]}")" \
+    "$(if [[ -n "$rp" ]]; then cpu_ms "$rp"; else echo 0; fi)" "${cmds:-0}" >>"$dir/cpu"
+}
 
 api() {  # api METHOD PORT PATH [BODY] — prints the body; fails on a non-2xx answer
   local method=$1 port=$2 path=$3 body=${4:-} out code
@@ -195,6 +234,7 @@ run_shape() {
     client_pids+=($!)
   done
   local nproc=${#client_pids[@]} t alive_n
+  cpu_mark start
   wait_files() {  # wait_files PATTERN — until nproc files exist (or a client died)
     local _ k
     for _ in $(seq 1 6000); do
@@ -210,6 +250,7 @@ run_shape() {
     return 1
   }
   wait_files 'joined.*' || { log "$label: the join phase did not finish"; cat "$dir"/client.*.log >&2; return 1; }
+  cpu_mark joined
   sleep 1
   local rss_before=0 rss_after=0 p
   for p in $pids; do rss_before=$((rss_before + $(rss_kb "$p"))); done
@@ -222,12 +263,27 @@ run_shape() {
   ws_metric=$(curl -s "http://127.0.0.1:$qport/metrics" | awk '/^queue_live_clients\{transport="websocket"\}/ {print $2}')
   printf '%s\n' "${ws_metric:-?}" >"$dir/live_metric"
   touch "$dir/go"
+  cpu_mark hold
   sleep "$hold_s"
+  cpu_mark resume
   api POST "$qport" "/api/v1/admin/queues/$event/resume" >/dev/null
   date +%s%3N >"$dir/resumed_at"
+  # The clients exit once everyone is admitted: sample their CPU just before (they are gone after).
+  while :; do
+    cpu_mark admitting
+    alive_n=0
+    for t in "${client_pids[@]}"; do kill -0 "$t" 2>/dev/null && alive_n=$((alive_n + 1)); done
+    ((alive_n == nproc)) || break
+    sleep 0.5
+  done
   for t in "${client_pids[@]}"; do wait "$t" || true; done
   client_pids=()
   api GET "$qport" "/api/v1/admin/queues/$event" >"$dir/queue_view.json" || true
+  # The replicas' own view of the first leg: leader publish (ts) -> tick arrival on the replica.
+  local qp
+  for qp in ${ports//,/ }; do
+    curl -s "http://127.0.0.1:$qp/metrics" | grep '^queue_broadcast_lag_seconds_bucket' >>"$dir/pubsub" || true
+  done
   SHAPE_DIR=$dir
 }
 
@@ -289,6 +345,24 @@ checks = {
     "admitted in join order (no inversions, distinct seqs)": inversions == 0 and dup_seq == 0 and no_seq == 0,
 }
 live = open(os.path.join(d, "live_metric")).read().strip()
+# CPU per phase (ms of CPU per wall second = share of one core; the machine has 2): from run.sh marks.
+marks = {}
+adm_last = None
+for line in open(os.path.join(d, "cpu")):
+    name, wall, srv, cli, red, cmds = line.split()
+    v = tuple(int(x) for x in (wall, srv, cli, red, cmds))
+    if name == "admitting":
+        # the last sample in which every client was still alive (the final one may miss an exited client)
+        adm_last, adm_prev = v, adm_last
+        continue
+    marks[name] = v
+if adm_last is not None and adm_prev is not None:
+    marks["admitted"] = adm_prev
+def cpu_row(a, b):
+    if a not in marks or b not in marks: return None
+    w = (marks[b][0] - marks[a][0]) / 1000
+    if w <= 0: return None
+    return tuple(f"{(marks[b][i] - marks[a][i]) / 1000 / w:.2f}" for i in (1, 2, 3)) + (f"{w:.1f}",)
 print(f"\n### {label}: {n} waiting WebSockets over {len(res)} client process(es)\n")
 print("| what | figure |\n|---|---:|")
 print(f"| WebSockets open with a status | {ready} / {n} (queue_live_clients on one replica: {live}) |")
@@ -299,6 +373,27 @@ print(f"| tick fan-out lag while paused (1 tick/s to every socket): p50 / p99 / 
 print(f"| tick fan-out lag while admitting: p50 / p99 / max | {pct(adm,.5)} / {pct(adm,.99)} / {pct(adm,1.0)} ms ({sum(adm.values())} deliveries) |")
 print(f"| admission throughput (configured {rate:g}/s), from the admitted messages | {adm_rate:,.0f} admissions/s over {len(ticks)} ticks |")
 print(f"| admitted / twice / missing / order inversions | {len(admitted)} / {twice} / {missing} / {inversions} |")
+if "start" in marks and "joined" in marks and marks["joined"][4] > 0 and joins_ok:
+    # Everything Redis executed in the join phase (the leader's ticks and lease renewals included).
+    print(f"| Redis script calls (EVALSHA) per join, join phase (the leader's ticks included) | {(marks['joined'][4] - marks['start'][4]) / joins_ok:.3f} |")
+for nm, a, b in (("join phase", "start", "joined"), ("hold (paused, 1 tick/s)", "hold", "resume"),
+                 ("admitting", "resume", "admitted")):
+    r = cpu_row(a, b)
+    if r:
+        print(f"| CPU during the {nm} ({r[3]} s), cores busy: servers / load clients / Redis | {r[0]} / {r[1]} / {r[2]} (of 2) |")
+pub = {}
+try:
+    import re
+    for line in open(os.path.join(d, "pubsub")):
+        m = re.match(r'.*le="([^"]+)"\}\s+(\S+)', line)
+        if m:
+            pub[m.group(1)] = pub.get(m.group(1), 0) + float(m.group(2))
+except Exception:
+    pass
+if pub.get("+Inf"):
+    tot = pub["+Inf"]
+    share = " / ".join(f"{100 * pub.get(le, 0) / tot:.0f} %" for le in ("0.1", "0.25", "1"))
+    print(f"| ticks reaching a replica after the leader published them (all phases, {int(tot)} arrivals): within 0.1 / 0.25 / 1 s | {share} |")
 for k, v in checks.items():
     print(f"| check: {k} | {'ok' if v else 'FAILED'} |")
 bad = [k for k, v in checks.items() if not v]
@@ -322,11 +417,13 @@ if [[ "$shape" == scaled || "$shape" == both ]]; then
   ctl_port=$(tiketi_free_port)
   migrate_dir control "$ctl_port" --services auth,event
   serve control "$ctl_port" --services auth,event --redis-url "$redis_url"
+  ctl_port=$STARTED_PORT
   qports=() qpids=()
   for r in 1 2 3; do
     p=$(tiketi_free_port)
     migrate_dir "queue$r" "$p" --services queue
     serve "queue$r" "$p" --services queue --redis-url "$redis_url" --threads 1
+    p=$STARTED_PORT
     qports+=("$p")
     qpids+=("$STARTED_PID")
   done
@@ -346,6 +443,7 @@ if [[ "$shape" == embedded || "$shape" == both ]]; then
   port=$(tiketi_free_port)
   migrate_dir embedded "$port"
   serve embedded "$port"
+  port=$STARTED_PORT
   emb_pid=$STARTED_PID
   make_event "$port" "$port"
   eprocs=$procs

@@ -139,7 +139,11 @@ struct Admitter::Impl {
         !report.step.admitted.empty() || report.step.expired > 0 || report.abandoned > 0 || report.opened_now;
     if (moved || now - pe.last_publish >= opts.keepalive_ms) {
       pe.last_publish = now;
-      auto msg = tick_message(event, report.step, s.rate_per_second, s.paused, report.opened_now, now,
+      // "ts" is when the tick is sent, not when it started: the fan-out lag that clients measure
+      // against it is publish -> delivery (the settings, lease, sweep and admit round trips above
+      // are the leader's work, not fan-out). The admission time stays `now` (sessions end at exp).
+      const Millis sent_at = clock->now_ms();
+      auto msg = tick_message(event, report.step, s.rate_per_second, s.paused, report.opened_now, sent_at,
                               now + s.session_ms);
       co_await line->coordinator().publish(channel_for(event), std::move(msg));
       report.published = true;

@@ -3,9 +3,12 @@
 //
 // One room per event per replica, created when its first live client connects: the room subscribes
 // to the pub/sub channel "queue:<event>" and, for each tick message, sends ONE shared broadcast to
-// every local socket through net::Hub topic "queue:<event>" (no per-user Redis round trip, no copy
-// per socket), plus a personal "admitted" message (with the admission token) to the sockets of the
-// users that tick admitted. Protocol (docs/admission-token.md has the token):
+// every local socket of the room (one buffer, no per-user Redis round trip, no copy per socket;
+// handed out 512 sockets per executor step so the writes in flight stay bounded), plus a personal
+// "admitted" message (with the admission token) to the sockets of the users that tick admitted.
+// Per idle socket the queue keeps one small Socket record (user, room, heartbeat gap) and a
+// 224-byte handler frame; the upgrade request's target/headers/query are released once the
+// socket is in its room. Protocol (docs/admission-token.md has the token):
 //   server -> client  {"type":"status", …standing…}   on connect and in reply to a heartbeat (exact)
 //                     {"type":"tick","head":H,"count":k,"waiting":W,"active":A,"rate":r,"paused":b,
 //                      "reshuffled":b,"ts":ms}       shared, at most once per queue.broadcast_ms

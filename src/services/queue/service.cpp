@@ -104,7 +104,8 @@ class QueueService final : public app::Service {
     s->metrics.ip_refusals =
         &m.counter("queue_ip_refusals_total", "Joins refused by the per-IP cap (queue.max_places_per_ip)");
     s->metrics.broadcast_lag =
-        &m.histogram("queue_broadcast_lag_seconds", "From the admission tick to its fan-out on this replica",
+        &m.histogram("queue_broadcast_lag_seconds",
+                     "From the tick's publication by the leader (ts) to its arrival on this replica",
                      {}, {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
     s->metrics.live_ws = &m.gauge("queue_live_clients", "Live position channels open on this replica",
                                   {{"transport", "websocket"}});

@@ -354,6 +354,12 @@ TEST_F(QueueServiceTest, SharedTickPushesAreCoalescedPerBroadcastPeriod) {
   auto next = json::parse(bob.ws_read_text().value_or("{}"));
   EXPECT_EQ(next["head"], 3) << "the tick in between must not be pushed on its own";
   EXPECT_EQ(next["count"], 2) << "the push carries every admission since the previous one";
+  // Ticks arrive with jitter: one a little short of the period still goes out (not a period later).
+  clock_->advance(950);
+  st->live->on_tick_message("ev1", msg(4));
+  auto jittered = json::parse(bob.ws_read_text().value_or("{}"));
+  EXPECT_EQ(jittered["head"], 4) << "a tick 50 ms short of queue.broadcast_ms is pushed";
+  EXPECT_EQ(jittered["count"], 1);
 }
 
 TEST_F(QueueServiceTest, MalformedFramesCloseOnlyThatSocket) {
