@@ -9,12 +9,25 @@
 // The pool hands out whole connections (a transaction keeps its connection); waiting for one parks
 // the coroutine, never a thread. A connection that broke, or was abandoned mid-query (cancellation),
 // is closed and its slot given to the next waiter, which connects anew.
+//
+// Prepared statements: each connection keeps a bounded cache sql -> server-side statement name.
+// The first use of a cacheable text on a connection prepares it (PQsendPrepare, parameter types
+// inferred exactly as on the unnamed path); later uses only Bind/Execute, so the server neither
+// parses nor plans it again. Cacheable = one SELECT/INSERT/UPDATE/DELETE/WITH statement (no ';'
+// except a trailing one); migrations, DDL, BEGIN/COMMIT and multi-statement texts stay unnamed.
+// The cache lives in PgConn, so a reconnect (a new PgConn) starts empty. A cached statement whose
+// result type changed (ALTER TABLE: SQLSTATE 0A000 "cached plan must not change result type") or
+// that vanished (26000) is dropped and DEALLOCATEd; outside a transaction it is re-prepared and run
+// once more, inside one (which that error aborted) it is reported as a serialization error so that
+// Database::transaction reruns the whole transaction. `prepare=off` in the URL disables the cache.
 #include <libpq-fe.h>
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstring>
+#include <stdexcept>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -35,6 +48,8 @@ using namespace asio::experimental::awaitable_operators;
 
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr auto kPingTimeout = std::chrono::seconds(2);
+// Per connection; beyond it, new texts run unnamed (no eviction: a service has a fixed set of SQL).
+constexpr std::size_t kMaxPrepared = 256;
 
 // Type OIDs from pg_type.h (stable since forever; the server header is not installed by libpq-dev).
 constexpr Oid kBoolOid = 16;
@@ -55,6 +70,10 @@ struct PgConn {
   PGconn* conn = nullptr;
   bool busy = false;    // a query is in flight: abandoning it leaves the protocol state unknown
   bool broken = false;  // connection-level failure seen
+  bool prepare = true;  // use the prepared-statement cache
+  std::unordered_map<std::string, std::string> prepared;  // sql -> server-side statement name
+  std::vector<std::string> stale;  // names still allocated on the server, to DEALLOCATE
+  std::uint64_t next_stmt = 0;
   PgConn() = default;
   PgConn(const PgConn&) = delete;
   PgConn& operator=(const PgConn&) = delete;
@@ -310,22 +329,8 @@ Task<PgResult> next_result(PgConn& c) {
   co_return PgResult(PQgetResult(c.conn));
 }
 
-// Runs sql on c and returns the last statement's result. Without params it uses the simple-query
-// protocol, which accepts several statements (migrations); with params the extended protocol.
-Task<Result> run_query(PgConn& c, std::string_view sql_view, const Params& params) {
-  const std::string sql(sql_view);
-  c.busy = true;
-  int ok = 0;
-  if (params.empty()) {
-    ok = PQsendQuery(c.conn, sql.c_str());
-  } else {
-    TextParams text(params);
-    ok = PQsendQueryParams(c.conn, sql.c_str(), static_cast<int>(params.size()), nullptr, text.values.data(),
-                           nullptr, nullptr, 0);
-  }
-  if (ok == 0) {
-    throw connection_error(c, "send");
-  }
+// Collects the results of the one command just sent and returns the last one's.
+Task<Result> collect(PgConn& c) {
   co_await flush(c);
   Result out;
   std::optional<DbError> error;
@@ -360,6 +365,140 @@ Task<Result> run_query(PgConn& c, std::string_view sql_view, const Params& param
   co_return out;
 }
 
+// Runs sql unnamed and returns the last statement's result. Without params it uses the simple-query
+// protocol, which accepts several statements (migrations); with params the extended protocol.
+Task<Result> run_unnamed(PgConn& c, const std::string& sql, const Params& params) {
+  c.busy = true;
+  int ok = 0;
+  if (params.empty()) {
+    ok = PQsendQuery(c.conn, sql.c_str());
+  } else {
+    TextParams text(params);
+    ok = PQsendQueryParams(c.conn, sql.c_str(), static_cast<int>(params.size()), nullptr, text.values.data(),
+                           nullptr, nullptr, 0);
+  }
+  if (ok == 0) {
+    throw connection_error(c, "send");
+  }
+  co_return co_await collect(c);
+}
+
+// One SELECT/INSERT/UPDATE/DELETE/WITH statement: no ';' but an optional trailing one.
+bool cacheable_sql(std::string_view sql) {
+  const auto space = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; };
+  while (!sql.empty() && space(sql.front())) {
+    sql.remove_prefix(1);
+  }
+  while (!sql.empty() && space(sql.back())) {
+    sql.remove_suffix(1);
+  }
+  if (!sql.empty() && sql.back() == ';') {
+    sql.remove_suffix(1);
+  }
+  if (sql.empty() || sql.find(';') != std::string_view::npos) {
+    return false;
+  }
+  std::string word;
+  for (char ch : sql) {
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))) {
+      break;
+    }
+    word.push_back(static_cast<char>(ch | 0x20));
+  }
+  if (word.size() == sql.size()) {
+    return false;  // a bare keyword
+  }
+  return word == "select" || word == "insert" || word == "update" || word == "delete" || word == "with";
+}
+
+// The server forgot or invalidated a cached statement: drop it and prepare anew.
+bool is_stale_statement(const DbError& e) {
+  const std::string_view m = e.what();
+  return (m.find("[0A000]") != std::string_view::npos &&
+          m.find("cached plan must not change result type") != std::string_view::npos) ||
+         m.find("[26000]") != std::string_view::npos;
+}
+
+// 0A000 leaves the statement allocated (DEALLOCATE it); 26000 means it is gone already.
+bool still_allocated(const DbError& e) {
+  return std::string_view(e.what()).find("[0A000]") != std::string_view::npos;
+}
+
+std::string new_statement_name(PgConn& c) { return "tiketi_s" + std::to_string(++c.next_stmt); }
+
+// DEALLOCATE is allowed in a healthy transaction block but not in an aborted one: then it waits.
+Task<void> deallocate_stale(PgConn& c) {
+  while (!c.stale.empty() && PQtransactionStatus(c.conn) != PQTRANS_INERROR) {
+    const std::string sql = "DEALLOCATE " + quote_ident(c.stale.back());
+    c.stale.pop_back();
+    const Params none;
+    co_await run_unnamed(c, sql, none);
+  }
+}
+
+// Prepares sql as `name` (types inferred, as on the unnamed path); errors as run_unnamed reports them.
+Task<void> prepare_statement(PgConn& c, const std::string& name, const std::string& sql) {
+  c.busy = true;
+  if (PQsendPrepare(c.conn, name.c_str(), sql.c_str(), 0, nullptr) == 0) {
+    throw connection_error(c, "send (prepare)");
+  }
+  co_await collect(c);
+}
+
+Task<Result> run_prepared(PgConn& c, const std::string& name, const Params& params) {
+  c.busy = true;
+  TextParams text(params);
+  if (PQsendQueryPrepared(c.conn, name.c_str(), static_cast<int>(params.size()), text.values.data(), nullptr,
+                          nullptr, 0) == 0) {
+    throw connection_error(c, "send (prepared)");
+  }
+  co_return co_await collect(c);
+}
+
+// Runs sql on c and returns the last statement's result, through the statement cache when it can.
+Task<Result> run_query(PgConn& c, std::string_view sql_view, const Params& params) {
+  const std::string sql(sql_view);
+  if (!c.prepare || !cacheable_sql(sql)) {
+    co_return co_await run_unnamed(c, sql, params);
+  }
+  if (!c.stale.empty()) {
+    co_await deallocate_stale(c);
+  }
+  for (int attempt = 0;; ++attempt) {
+    std::string name;
+    if (auto it = c.prepared.find(sql); it != c.prepared.end()) {
+      name = it->second;
+    } else if (c.prepared.size() >= kMaxPrepared) {
+      co_return co_await run_unnamed(c, sql, params);
+    } else {
+      name = new_statement_name(c);
+      co_await prepare_statement(c, name, sql);  // a failure is reported as the unnamed path would
+      c.prepared.emplace(sql, name);
+    }
+    std::optional<DbError> stale;
+    try {
+      co_return co_await run_prepared(c, name, params);
+    } catch (const DbError& e) {
+      if (!is_stale_statement(e)) {
+        throw;
+      }
+      stale = e;
+    }
+    c.prepared.erase(sql);
+    if (still_allocated(*stale)) {
+      c.stale.push_back(name);
+    }
+    if (PQtransactionStatus(c.conn) != PQTRANS_IDLE) {
+      // The error aborted the caller's transaction: only a rerun of the whole transaction helps.
+      throw DbError(DbError::Kind::serialization, std::string(stale->what()) + " (re-prepared on retry)");
+    }
+    if (attempt >= 1) {
+      throw *stale;
+    }
+    co_await deallocate_stale(c);
+  }
+}
+
 // Drives PQconnectPoll to the end; the error comes back as a value (see wait_socket_ec).
 Task<std::exception_ptr> connect_steps(PgConn& c) {
   try {
@@ -381,8 +520,8 @@ Task<std::exception_ptr> connect_steps(PgConn& c) {
 
 class PgPool {
  public:
-  PgPool(std::string url, std::string schema, std::size_t max)
-      : url_(std::move(url)), schema_(std::move(schema)), max_(max) {}
+  PgPool(std::string url, std::string schema, std::size_t max, bool prepare)
+      : url_(std::move(url)), schema_(std::move(schema)), max_(max), prepare_(prepare) {}
 
   ~PgPool() { close(); }
 
@@ -504,6 +643,7 @@ class PgPool {
     if (PQsetnonblocking(c->conn, 1) != 0) {
       throw connection_error(*c, "set non-blocking");
     }
+    c->prepare = prepare_;
     if (!schema_ready_.load()) {
       try {
         co_await run_query(*c, "CREATE SCHEMA IF NOT EXISTS " + quote_ident(schema_), {});
@@ -523,6 +663,7 @@ class PgPool {
   const std::string url_;
   const std::string schema_;
   const std::size_t max_;
+  const bool prepare_;
   std::atomic<bool> schema_ready_{false};
   mutable std::mutex mutex_;
   bool closed_ = false;
@@ -574,8 +715,8 @@ bool is_retryable(const std::exception_ptr& e) {
 
 class PgDatabase final : public Database {
  public:
-  PgDatabase(std::string url, std::string schema, std::size_t pool_size)
-      : schema_(schema), pool_(std::move(url), std::move(schema), pool_size) {}
+  PgDatabase(std::string url, std::string schema, std::size_t pool_size, bool prepare)
+      : schema_(schema), pool_(std::move(url), std::move(schema), pool_size, prepare) {}
 
   ~PgDatabase() override { close(); }
 
@@ -631,62 +772,28 @@ class PgDatabase final : public Database {
   }
 
   // One round trip for all statements. libpq runs everything up to the Sync as one implicit
-  // transaction, so an error aborts (and rolls back) the whole batch.
+  // transaction, so an error aborts (and rolls back) the whole batch. New cacheable texts are
+  // prepared in the same round trip (Parse queued before their Bind/Execute); if a cached statement
+  // turned out stale, the batch (rolled back) runs once more with it re-prepared.
   Task<std::vector<Result>> pipeline(std::vector<std::pair<std::string, Params>> stmts) override {
-    std::vector<Result> out(stmts.size());
     if (stmts.empty()) {
-      co_return out;
+      co_return std::vector<Result>{};
     }
     Lease lease(pool_, co_await pool_.acquire());
     PgConn& c = *lease;
-    c.busy = true;
-    if (PQenterPipelineMode(c.conn) == 0) {
-      throw connection_error(c, "enter pipeline mode");
-    }
-    for (auto& [sql, params] : stmts) {
-      TextParams text(params);
-      if (PQsendQueryParams(c.conn, sql.c_str(), static_cast<int>(params.size()), nullptr, text.values.data(),
-                            nullptr, nullptr, 0) == 0) {
-        throw connection_error(c, "send (pipeline)");
+    for (int attempt = 0;; ++attempt) {
+      if (!c.stale.empty()) {
+        co_await deallocate_stale(c);
       }
-    }
-    if (PQpipelineSync(c.conn) == 0) {
-      throw connection_error(c, "pipeline sync");
-    }
-    co_await flush(c);
-    std::optional<DbError> error;
-    for (std::size_t i = 0; i < stmts.size(); ++i) {
-      for (;;) {
-        PgResult r = co_await next_result(c);
-        if (!r) {
-          break;  // end of statement i
-        }
-        const ExecStatusType st = PQresultStatus(r.get());
-        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-          out[i] = convert_result(r.get());
-        } else if (st == PGRES_PIPELINE_ABORTED) {
-          if (!error) {
-            error = DbError(DbError::Kind::other, "postgres: pipeline aborted");
-          }
-        } else if (st != PGRES_EMPTY_QUERY) {
-          if (!error) {
-            error = result_error(c, r.get());
-          }
+      bool stale = false;
+      try {
+        co_return co_await pipeline_once(c, stmts, stale);
+      } catch (const DbError&) {
+        if (attempt >= 1 || !stale || c.broken || PQtransactionStatus(c.conn) != PQTRANS_IDLE) {
+          throw;
         }
       }
     }
-    PgResult sync = co_await next_result(c);
-    if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
-      throw connection_error(c, "pipeline: expected sync");
-    }
-    if (PQexitPipelineMode(c.conn) == 0) {
-      throw connection_error(c, "exit pipeline mode");
-    }
-    c.busy = false;
-    if (error) {
-      throw *error;
-    }
-    co_return out;
   }
 
   Task<bool> ping() override {
@@ -705,6 +812,121 @@ class PgDatabase final : public Database {
   void close() override { pool_.close(); }
 
  private:
+  struct PipelineStep {
+    std::string name;      // empty: unnamed
+    bool prepare = false;  // a Parse for `name` is queued before the execution
+    bool cached = false;   // `name` came from the cache (may be stale)
+  };
+
+  // Sends the batch and reads it back; on a stale cached statement drops it from the cache.
+  // `stale` tells whether the error came from a stale cached statement (the batch may be rerun).
+  static Task<std::vector<Result>> pipeline_once(PgConn& c,
+                                                 const std::vector<std::pair<std::string, Params>>& stmts,
+                                                 bool& stale) {
+    std::vector<Result> out(stmts.size());
+    std::vector<PipelineStep> steps(stmts.size());
+    std::unordered_map<std::string, std::string> pending;  // prepared in this batch
+    for (std::size_t i = 0; i < stmts.size(); ++i) {
+      const std::string& sql = stmts[i].first;
+      if (!c.prepare || !cacheable_sql(sql)) {
+        continue;
+      }
+      if (auto it = c.prepared.find(sql); it != c.prepared.end()) {
+        steps[i].name = it->second;
+        steps[i].cached = true;
+      } else if (auto pit = pending.find(sql); pit != pending.end()) {
+        steps[i].name = pit->second;
+      } else if (c.prepared.size() + pending.size() < kMaxPrepared) {
+        steps[i].name = new_statement_name(c);
+        steps[i].prepare = true;
+        pending.emplace(sql, steps[i].name);
+      }
+    }
+    c.busy = true;
+    if (PQenterPipelineMode(c.conn) == 0) {
+      throw connection_error(c, "enter pipeline mode");
+    }
+    for (std::size_t i = 0; i < stmts.size(); ++i) {
+      const auto& [sql, params] = stmts[i];
+      const PipelineStep& step = steps[i];
+      TextParams text(params);
+      if (step.prepare && PQsendPrepare(c.conn, step.name.c_str(), sql.c_str(), 0, nullptr) == 0) {
+        throw connection_error(c, "send prepare (pipeline)");
+      }
+      const int ok = step.name.empty()
+                         ? PQsendQueryParams(c.conn, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                             text.values.data(), nullptr, nullptr, 0)
+                         : PQsendQueryPrepared(c.conn, step.name.c_str(), static_cast<int>(params.size()),
+                                               text.values.data(), nullptr, nullptr, 0);
+      if (ok == 0) {
+        throw connection_error(c, "send (pipeline)");
+      }
+    }
+    if (PQpipelineSync(c.conn) == 0) {
+      throw connection_error(c, "pipeline sync");
+    }
+    co_await flush(c);
+    std::optional<DbError> error;
+    for (std::size_t i = 0; i < stmts.size(); ++i) {
+      const PipelineStep& step = steps[i];
+      if (step.prepare) {  // the Parse's own result comes first
+        bool prepared = false;
+        for (;;) {
+          PgResult r = co_await next_result(c);
+          if (!r) {
+            break;
+          }
+          const ExecStatusType st = PQresultStatus(r.get());
+          if (st == PGRES_COMMAND_OK) {
+            prepared = true;  // named statements outlive the batch's transaction, even when it aborts
+          } else if (st != PGRES_PIPELINE_ABORTED && !error) {
+            error = result_error(c, r.get());
+          }
+        }
+        if (prepared) {
+          c.prepared.emplace(stmts[i].first, step.name);
+        }
+      }
+      for (;;) {
+        PgResult r = co_await next_result(c);
+        if (!r) {
+          break;  // end of statement i
+        }
+        const ExecStatusType st = PQresultStatus(r.get());
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+          out[i] = convert_result(r.get());
+        } else if (st == PGRES_PIPELINE_ABORTED) {
+          if (!error) {
+            error = DbError(DbError::Kind::other, "postgres: pipeline aborted");
+          }
+        } else if (st != PGRES_EMPTY_QUERY) {
+          if (!error) {
+            error = result_error(c, r.get());
+            if (step.cached && is_stale_statement(*error)) {
+              stale = true;
+              c.prepared.erase(stmts[i].first);
+              if (still_allocated(*error)) {
+                c.stale.push_back(step.name);
+              }
+            }
+          }
+        }
+      }
+    }
+    PgResult sync = co_await next_result(c);
+    if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
+      throw connection_error(c, "pipeline: expected sync");
+    }
+    if (PQexitPipelineMode(c.conn) == 0) {
+      throw connection_error(c, "exit pipeline mode");
+    }
+    c.busy = false;
+    if (error) {
+      throw *error;
+    }
+    co_return out;
+  }
+
   Task<bool> ping_once() {  // never throws: see wait_socket_ec on operator||
     try {
       Lease lease(pool_, co_await pool_.acquire());
@@ -719,12 +941,48 @@ class PgDatabase final : public Database {
   PgPool pool_;
 };
 
+// Takes the adapter's own `prepare=on|off` query parameter out of the URL (libpq rejects unknown
+// ones) and returns the rest.
+std::string take_prepare_option(const std::string& url, bool& prepare) {
+  const std::size_t q = url.find('?');
+  if (q == std::string::npos) {
+    return url;
+  }
+  std::string kept;
+  std::size_t pos = q + 1;
+  while (pos <= url.size()) {
+    std::size_t amp = url.find('&', pos);
+    if (amp == std::string::npos) {
+      amp = url.size();
+    }
+    const std::string_view item(url.data() + pos, amp - pos);
+    if (item.substr(0, 8) == "prepare=") {
+      const std::string_view v = item.substr(8);
+      if (v == "off" || v == "false" || v == "0") {
+        prepare = false;
+      } else if (v == "on" || v == "true" || v == "1") {
+        prepare = true;
+      } else {
+        throw std::invalid_argument("database url: prepare must be on or off");
+      }
+    } else if (!item.empty()) {
+      kept += kept.empty() ? "" : "&";
+      kept += item;
+    }
+    pos = amp + 1;
+  }
+  return kept.empty() ? url.substr(0, q) : url.substr(0, q + 1) + kept;
+}
+
 }  // namespace
 
 namespace detail {
 
 Task<DatabasePtr> open_postgres(Executor, const OpenOptions& opts) {
-  auto db = std::make_shared<PgDatabase>(opts.url, opts.schema, static_cast<std::size_t>(opts.pool_size));
+  bool prepare = true;
+  std::string url = take_prepare_option(opts.url, prepare);
+  auto db = std::make_shared<PgDatabase>(std::move(url), opts.schema,
+                                         static_cast<std::size_t>(opts.pool_size), prepare);
   co_await db->start();
   co_return db;
 }
