@@ -1,5 +1,7 @@
 #include "services/reservation/live_seats.hpp"
 
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -17,8 +19,8 @@ namespace {
 namespace asio = boost::asio;
 using nlohmann::json;
 
-// On the wire between replicas: {"r":1} resync, {"s":[[seat, status, version], …]} seats,
-// {} quota only (cache invalidation, nothing for the seat viewers).
+// On the wire between replicas: {"r":1} resync, {"s":[[seat, status, version(, hold expiry)], …]}
+// seats, {} quota only (nothing for the seat viewers; the seat map re-reads its quotas).
 std::string encode(const InventoryChange& c) {
   json j = json::object();
   if (c.resync) {
@@ -26,7 +28,11 @@ std::string encode(const InventoryChange& c) {
   } else if (!c.seats.empty()) {
     json s = json::array();
     for (const auto& ch : c.seats) {
-      s.push_back(json::array({ch.seat_id, static_cast<int>(ch.status), ch.version}));
+      if (ch.status == SeatStatus::held) {
+        s.push_back(json::array({ch.seat_id, static_cast<int>(ch.status), ch.version, ch.hold_expires_at}));
+      } else {
+        s.push_back(json::array({ch.seat_id, static_cast<int>(ch.status), ch.version}));
+      }
     }
     j["s"] = std::move(s);
   }
@@ -63,9 +69,8 @@ std::string SeatFeed::channel(const std::string& event_id) { return "reservation
 std::string SeatFeed::topic(const std::string& event_id) { return "seats:" + event_id; }
 
 void SeatFeed::publish(Executor ex, const InventoryChange& change) {
-  if (cache_ != nullptr) {
-    cache_->invalidate(change.event_id);
-  }
+  // The seat map learns the change from the channel like every other replica (the in-process
+  // coordinator delivers it here too); a lost delivery is repaired by its periodic reload.
   if (!coord_) {
     on_message(change.event_id, encode(change));
     return;
@@ -89,12 +94,42 @@ void SeatFeed::on_message(const std::string& event_id, const std::string& messag
 }
 
 void SeatFeed::apply(const std::string& event_id, const std::string& message) {
-  if (cache_ != nullptr) {
-    cache_->invalidate(event_id);
-  }
   auto j = json::parse(message, nullptr, false);
   if (!j.is_object()) {
     return;
+  }
+  const bool resync = j.contains("r");
+  auto s = j.find("s");
+  std::vector<SeatChange> changes;
+  if (!resync && s != j.end() && s->is_array()) {
+    changes.reserve(s->size());
+    for (const auto& ch : *s) {
+      if (!ch.is_array() || (ch.size() != 3 && ch.size() != 4) || !ch[0].is_string() ||
+          !ch[1].is_number_integer() || !ch[2].is_number_integer() || (ch.size() == 4 && !ch[3].is_number_integer())) {
+        continue;
+      }
+      const int st = ch[1].get<int>();
+      if (st < 0 || st > 2) {
+        continue;
+      }
+      SeatChange c;
+      c.seat_id = ch[0].get<std::string>();
+      c.status = static_cast<SeatStatus>(st);
+      c.version = ch[2].get<std::int64_t>();
+      // Without an expiry (an older replica) a hold counts until the sweeper releases it.
+      c.hold_expires_at = ch.size() == 4 ? ch[3].get<std::int64_t>() : std::numeric_limits<Millis>::max();
+      changes.push_back(std::move(c));
+    }
+  }
+  // The seat map first: every change a tick sends to the sockets is already in the map that tick.
+  if (cache_ != nullptr) {
+    if (resync) {
+      cache_->invalidate(event_id);
+    } else if (!changes.empty()) {
+      cache_->apply(event_id, changes);
+    } else if (s == j.end()) {
+      cache_->quotas_changed(event_id);
+    }
   }
   std::lock_guard lock(mu_);
   auto it = events_.find(event_id);
@@ -102,29 +137,19 @@ void SeatFeed::apply(const std::string& event_id, const std::string& message) {
     return;
   }
   Entry& e = it->second;
-  if (j.contains("r")) {
+  if (resync) {
     e.resync = true;
     e.pending.clear();
     return;
   }
-  auto s = j.find("s");
-  if (e.resync || s == j.end() || !s->is_array()) {
+  if (e.resync) {
     return;
   }
-  for (const auto& ch : *s) {
-    if (!ch.is_array() || ch.size() != 3 || !ch[0].is_string() || !ch[1].is_number_integer() ||
-        !ch[2].is_number_integer()) {
-      continue;
-    }
-    const int st = ch[1].get<int>();
-    if (st < 0 || st > 2) {
-      continue;
-    }
-    Pending& p = e.pending[ch[0].get<std::string>()];
-    const auto version = ch[2].get<std::int64_t>();
-    if (version >= p.version) {  // a late message never overwrites a newer status
-      p.version = version;
-      p.status = static_cast<SeatStatus>(st);
+  for (auto& c : changes) {
+    Pending& p = e.pending[c.seat_id];
+    if (c.version >= p.version) {  // a late message never overwrites a newer status
+      p.version = c.version;
+      p.status = c.status;
     }
   }
   if (e.pending.size() > opts_.max_seats_per_message) {
@@ -213,7 +238,7 @@ Task<void> SeatFeed::serve(net::WebSocketPtr ws, std::string event_id) {
 int SeatFeed::flush() {
   const Millis now = clock_->now_ms();
   std::vector<std::pair<std::string, net::WebSocket::Message>> out;
-  std::vector<std::string> touched;
+  std::vector<std::string> dropped_ids;
   std::vector<coord::SubscriptionPtr> dropped;
   {
     std::lock_guard lock(mu_);
@@ -224,12 +249,10 @@ int SeatFeed::flush() {
       if (e.resync) {
         e.resync = false;
         e.pending.clear();
-        touched.push_back(id);
         if (viewers) {
           out.emplace_back(id, std::make_shared<const std::string>(resync_json(id)));
         }
       } else if (!e.pending.empty()) {
-        touched.push_back(id);
         json seats = json::array();
         for (auto& [seat, p] : e.pending) {
           auto& sent = e.sent[seat];  // 0 when new: every write makes version >= 1
@@ -252,18 +275,19 @@ int SeatFeed::flush() {
       // would no longer be invalidated).
       if (!viewers && !e.subscribing && e.sub && now - e.last_used > opts_.idle_ms) {
         dropped.push_back(std::move(e.sub));
-        touched.push_back(id);
+        dropped_ids.push_back(id);
         it = events_.erase(it);
         continue;
       }
       ++it;
     }
   }
-  // Again at the tick: a change published before its transaction committed (the consumer path)
-  // may have let a rebuild cache the old state in between.
+  // Before the sockets get this tick's message: every change in it (applied to the seat map as it
+  // arrived) is in every GET /seats answered from now on.
   if (cache_ != nullptr) {
-    for (const auto& id : touched) {
-      cache_->invalidate(id);
+    cache_->tick("");
+    for (const auto& id : dropped_ids) {
+      cache_->drop(id);
     }
   }
   int sent = 0;

@@ -6,8 +6,9 @@
 // shape, in-process in the embedded one. Each replica that has viewers of the event (or a cached
 // seat map of it) listens to that channel, merges what arrives into one pending set per event
 // (latest version per seat wins) and, once per tick, serializes one message per event and hands it
-// to the net hub, which queues the same shared buffer on every local socket. The same signal
-// invalidates the replica's seat-map cache, so GET /seats is fresh on every replica.
+// to the net hub, which queues the same shared buffer on every local socket. Each change is patched
+// into the replica's in-memory seat map (SeatMapCache) as it arrives, and every tick marks it to be
+// served before the tick's message goes out, so GET /seats is never older than the last tick.
 #include <atomic>
 #include <cstdint>
 #include <map>

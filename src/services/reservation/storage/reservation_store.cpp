@@ -185,6 +185,7 @@ Task<std::optional<EventInfo>> ReservationStore::find_event(const std::string& e
 void ReservationStore::forget_event(const std::string& event_id) {
   std::lock_guard lock(mu_);
   events_.erase(event_id);
+  ticket_types_.clear();
 }
 
 void ReservationStore::notify_changed(const std::string& event_id) {
@@ -269,6 +270,8 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
     throw limit_error(ev->per_user_limit);
   }
   const std::string hold_sql = sql::hold_seats(n);
+  const bool one_trip = db_->engine() == store::Engine::sqlite;
+  const std::vector<std::string> one_trip_sql = one_trip ? sql::hold_seats_sqlite(n) : std::vector<std::string>{};
   bool expired_swept = false;
   for (;;) {
     const Millis now = clock_->now_ms();
@@ -301,6 +304,9 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
         throw SeatsTaken();
       }
       change.seats = changes_from(held, SeatStatus::held);
+      for (auto& c : change.seats) {
+        c.hold_expires_at = r.expires_at;
+      }
       for (const auto& row : held.rows) {
         ReservationItem it;
         it.seat_id = row.str("seat_id");
@@ -317,7 +323,51 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
     std::optional<ApiError> failure;
     bool limit_hit = false;
     try {
-      co_await db_->transaction(std::move(work));
+      if (one_trip) {
+        // SQLite: the same decision in one write transaction and one trip to the database thread.
+        auto ps = params(p(h.event_id), p(r.id), p(r.expires_at), p(now), p(count), p(h.user_id),
+                         p(ev->per_user_limit), p(h.idempotency_key), p(hash));
+        append(ps, h.seat_ids);
+        std::vector<std::pair<std::string, store::Params>> batch;
+        for (const auto& text : one_trip_sql) {
+          batch.emplace_back(text, ps);
+        }
+        auto res = co_await db_->pipeline(std::move(batch));
+        const store::Result& held = res.at(0);
+        if (held.rows.size() != n) {
+          if (!held.rows.empty()) {
+            // Cannot happen (one writer, the count is taken before any row changes); never keep it.
+            throw std::logic_error("seat hold: " + std::to_string(held.rows.size()) + " of " + std::to_string(n) +
+                                   " seats held");
+          }
+          // Nothing changed. The seats or the per-user limit: the limit is checked again below.
+          auto lim = co_await db_->exec(sql::kUserTickets, params(p(h.event_id), p(h.user_id)));
+          const std::int64_t have = lim.empty() ? 0 : lim.rows.front().i64("tickets");
+          if (have + count > ev->per_user_limit) {
+            throw LimitHit();
+          }
+          throw SeatsTaken();
+        }
+        change.seats = changes_from(held, SeatStatus::held);
+        for (auto& c : change.seats) {
+          c.hold_expires_at = r.expires_at;
+        }
+        r.items.clear();
+        r.amount = 0;
+        for (const auto& row : held.rows) {
+          ReservationItem it;
+          it.seat_id = row.str("seat_id");
+          it.label = row.str("label");
+          it.ticket_type_id = row.str("ticket_type_id");
+          it.unit_price = row.i64("price");
+          r.amount += it.unit_price;
+          r.items.push_back(std::move(it));
+        }
+        std::sort(r.items.begin(), r.items.end(),
+                  [](const ReservationItem& a, const ReservationItem& b) { return a.seat_id < b.seat_id; });
+      } else {
+        co_await db_->transaction(std::move(work));
+      }
       notify(change);
       co_return HoldResult{std::move(r), false};
     } catch (const LimitHit&) {
@@ -427,13 +477,35 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
   if (!ev) {
     throw errors::not_found("event");
   }
-  auto tt = co_await db_->exec(sql::kSelectTicketType, params(p(h.event_id), p(h.ticket_type_id)));
-  if (tt.empty() || tt.one().str("kind") != "general_admission") {
+  // The ticket type, reused for event_cache_ms like the event (a republish forgets both).
+  std::optional<TicketTypeInfo> info;
+  const std::string tt_key = h.event_id + "\n" + h.ticket_type_id;
+  {
+    const Millis now = clock_->now_ms();
+    std::lock_guard lock(mu_);
+    auto it = ticket_types_.find(tt_key);
+    if (it != ticket_types_.end() && now - it->second.fetched_at < opts_.event_cache_ms &&
+        now >= it->second.fetched_at) {
+      info = it->second;
+    }
+  }
+  if (!info) {
+    auto tt = co_await db_->exec(sql::kSelectTicketType, params(p(h.event_id), p(h.ticket_type_id)));
+    if (!tt.empty()) {
+      info = TicketTypeInfo{tt.one().str("kind"), tt.one().str("name"), tt.one().i64("price"), clock_->now_ms()};
+      std::lock_guard lock(mu_);
+      if (ticket_types_.size() > 10'000) {
+        ticket_types_.clear();  // bounded: ids come from requests
+      }
+      ticket_types_[tt_key] = *info;
+    }
+  }
+  if (!info || info->kind != "general_admission") {
     throw ApiError(400, "unknown_ticket_type", "No general-admission ticket type with this id for the event.",
                    {{"ticketTypeId", "unknown general-admission ticket type"}});
   }
-  const std::int64_t price = tt.one().i64("price");
-  const std::string name = tt.one().str("name");
+  const std::int64_t price = info->price;
+  const std::string name = info->name;
   if (h.quantity <= 0) {
     throw errors::bad_request("quantity must be positive");
   }
@@ -483,7 +555,39 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
     std::optional<ApiError> failure;
     bool limit_hit = false;
     try {
-      co_await db_->transaction(std::move(work));
+      bool decided = false;
+      if (db_->engine() == store::Engine::sqlite) {
+        // SQLite: one stripe in one write transaction and one trip to the database thread.
+        std::vector<std::pair<std::string, store::Params>> batch;
+        batch.emplace_back(sql::kGaItemSqlite, params(p(r.id), p(name), p(h.ticket_type_id), p(price), p(h.quantity),
+                                                     p(h.event_id), p(h.user_id), p(ev->per_user_limit)));
+        batch.emplace_back(sql::kGaTakeSqlite, params(p(h.event_id), p(h.ticket_type_id), p(r.id), p(h.quantity)));
+        batch.emplace_back(sql::kGaCountSqlite, params(p(h.event_id), p(h.user_id), p(h.quantity), p(r.id)));
+        batch.emplace_back(sql::kGaReservationSqlite,
+                           params(p(r.id), p(h.user_id), p(h.event_id), p(h.ticket_type_id), p(h.quantity),
+                                  p(r.amount), p(r.expires_at), p(h.idempotency_key), p(hash), p(now)));
+        batch.emplace_back(sql::kSelectItems, params(p(r.id)));
+        auto res = co_await db_->pipeline(std::move(batch));
+        if (res.at(0).affected == 1) {
+          if (res.at(1).affected != 1 || res.at(2).affected != 1 || res.at(3).affected != 1 ||
+              res.at(4).rows.size() != 1) {
+            throw std::logic_error("quota hold: partial write");  // cannot happen: one writer
+          }
+          r.items.clear();
+          r.items.push_back(item_from(res.at(4).rows.front()));
+          decided = true;
+        } else {
+          auto lim = co_await db_->exec(sql::kUserTickets, params(p(h.event_id), p(h.user_id)));
+          const std::int64_t have = lim.empty() ? 0 : lim.rows.front().i64("tickets");
+          if (have + h.quantity > ev->per_user_limit) {
+            throw LimitHit();
+          }
+          // No single stripe has room: several stripes, or sold out — the transaction decides.
+        }
+      }
+      if (!decided) {
+        co_await db_->transaction(std::move(work));
+      }
       InventoryChange change;
       change.event_id = h.event_id;  // quota only: no seat changed
       notify(change);
@@ -987,7 +1091,6 @@ Task<void> ReservationStore::apply_status_changed(store::Tx& tx, const StatusCha
 // Reads
 
 Task<std::vector<SeatState>> ReservationStore::seat_map(const std::string& event_id) {
-  const Millis now = clock_->now_ms();
   auto res = co_await db_->exec(sql::kSeatMap, params(p(event_id)));
   std::vector<SeatState> out;
   out.reserve(res.rows.size());
@@ -1000,11 +1103,13 @@ Task<std::vector<SeatState>> ReservationStore::seat_map(const std::string& event
     const std::string status = row.str(4);
     if (status == "sold") {
       s.status = SeatStatus::sold;
-    } else if (status == "held" && !row.is_null(5) && row.i64(5) >= now) {
-      s.status = SeatStatus::held;
+    } else if (status == "held" && !row.is_null(5)) {
+      s.status = SeatStatus::held;  // free once hold_expires_at has passed (the reader decides)
+      s.hold_expires_at = row.i64(5);
     } else {
-      s.status = SeatStatus::available;  // free, or a hold that has expired
+      s.status = SeatStatus::available;
     }
+    s.version = row.i64(6);
     out.push_back(std::move(s));
   }
   co_return out;

@@ -34,6 +34,7 @@ struct SeatChange {
   std::string seat_id;
   SeatStatus status = SeatStatus::available;
   std::int64_t version = 0;
+  Millis hold_expires_at = 0;  // held: when the hold runs out (GET /seats shows it free from then on)
 };
 
 // What a commit changed in an event's inventory (cache invalidation and the live seat feed).
@@ -51,12 +52,16 @@ struct ConfirmResult {
   bool sold_out = false;          // this confirmation sold the last unit: inventory.sold_out added
 };
 
+// One row of the seat map as stored: `status` is the stored one (a `held` seat whose hold_expires_at
+// has passed is free; the reader decides with its own clock), `version` as in SeatChange.
 struct SeatState {
   std::string seat_id;
   std::string label;
   std::string ticket_type_id;
   std::int64_t price = 0;
   SeatStatus status = SeatStatus::available;
+  Millis hold_expires_at = 0;
+  std::int64_t version = 0;
 };
 
 struct QuotaState {
@@ -161,6 +166,12 @@ class ReservationStore {
   std::mutex mu_;
   std::map<std::string, std::pair<EventInfo, Millis>> events_;  // event id -> (info, fetched at)
   std::map<std::string, std::int64_t> stripes_;                 // "event\nticket type" -> stripe count
+  struct TicketTypeInfo {
+    std::string kind, name;
+    std::int64_t price = 0;
+    Millis fetched_at = 0;
+  };
+  std::map<std::string, TicketTypeInfo> ticket_types_;  // "event\nticket type", reused like events_
 };
 
 Reservation reservation_from(const store::Row& row);

@@ -41,6 +41,39 @@ std::string hold_seats(std::size_t n) {
          " RETURNING seat_id, label, ticket_type_id, price, version";
 }
 
+std::vector<std::string> hold_seats_sqlite(std::size_t n) {
+  const std::string ids = placeholders(10, n);
+  const std::string free = "(status = 'available' OR (status = 'held' AND hold_expires_at < $4))";
+  // The last seat (every statement must name the last parameter: SQLite counts up to the highest).
+  const std::string held_first = "EXISTS (SELECT 1 FROM seats WHERE event_id = $1 AND seat_id = $" +
+                                 std::to_string(9 + n) + " AND hold_id = $2)";
+  std::vector<std::string> out;
+  out.push_back(
+      "UPDATE seats SET status = 'held', hold_id = $2, hold_expires_at = $3, reservation_id = NULL,"
+      " version = version + 1 WHERE event_id = $1 AND seat_id IN (" + ids + ") AND " + free +
+      " AND (SELECT COUNT(*) FROM seats WHERE event_id = $1 AND seat_id IN (" + ids + ") AND " + free + ") = $5"
+      " AND COALESCE((SELECT tickets FROM user_limits WHERE event_id = $1 AND user_id = $6), 0) + $5 <= $7"
+      " RETURNING seat_id, label, ticket_type_id, price, version");
+  out.push_back(
+      "INSERT INTO user_limits (event_id, user_id, tickets) SELECT $1, $6, $5 WHERE " + held_first +
+      " ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = user_limits.tickets + excluded.tickets");
+  out.push_back(
+      "INSERT INTO reservations (id, user_id, event_id, status, kind, ticket_type_id, quantity, amount, expires_at,"
+      " idempotency_key, request_hash, created_at, updated_at)"
+      " SELECT $2, $6, $1, 'PENDING', 'seated', NULL, $5,"
+      " (SELECT COALESCE(SUM(price), 0) FROM seats WHERE event_id = $1 AND seat_id IN (" + ids + ") AND hold_id = $2),"
+      " $3, $8, $9, $4, $4 WHERE " + held_first);
+  std::string values;
+  for (std::size_t i = 0; i < n; ++i) {
+    values += (i > 0 ? ", (" : "(") + std::to_string(i) + ", $" + std::to_string(10 + i) + ")";
+  }
+  out.push_back(
+      "INSERT INTO reservation_items (reservation_id, idx, seat_id, label, ticket_type_id, unit_price, quantity,"
+      " stripe) SELECT $2, v.column1, s.seat_id, s.label, s.ticket_type_id, s.price, 1, NULL FROM (VALUES " +
+      values + ") AS v JOIN seats s ON s.event_id = $1 AND s.seat_id = v.column2 WHERE s.hold_id = $2");
+  return out;
+}
+
 std::string lock_seats(std::size_t n, bool for_update) {
   return "SELECT seat_id, status, hold_id, hold_expires_at, reservation_id FROM seats WHERE event_id = $1"
          " AND seat_id IN (" +

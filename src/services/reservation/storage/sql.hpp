@@ -4,6 +4,7 @@
 // which both engines accept, instead of PostgreSQL's ANY(array).
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace tiketi::reservation::sql {
 
@@ -65,6 +66,43 @@ std::string select_seats(std::size_t n);
 // The hold decision ($1 event, $2 hold id, $3 hold expiry, $4 now, $5.. sorted seat ids): one
 // conditional write over every requested seat; the caller compares the rows returned with n.
 std::string hold_seats(std::size_t n);
+// The whole seat hold as four statements run back to back in one SQLite write transaction (one trip
+// to the database thread instead of six; SQLite has a single writer, so nothing interleaves):
+//   [0] the seats, all or none: the uncorrelated count is taken once before any row changes, and the
+//       user's ticket counter must leave room (RETURNING seat_id, label, ticket_type_id, price, version);
+//   [1] the counter, [2] the reservation, [3] its items — each only when [0] held the seats.
+// Parameters (the same list for each): $1 event, $2 reservation (= hold) id, $3 hold expiry, $4 now,
+// $5 seat count, $6 user, $7 per-user limit, $8 idempotency key, $9 request hash, $10.. sorted seat ids.
+// Not for PostgreSQL: under concurrent writers the count would not cover the rows it guards.
+std::vector<std::string> hold_seats_sqlite(std::size_t n);
+// A general-admission hold from one stripe as one SQLite write transaction (same reasoning as
+// hold_seats_sqlite; each statement has its own parameters, listed with it). The item row is written
+// first and names the stripe chosen (the first with room, while the user's counter leaves room); the
+// other statements only act when it exists. When none was written the caller decides with the
+// transaction (a quantity spread over several stripes near sell-out, or sold out, or the limit).
+//  [0] item: $1 reservation, $2 name, $3 ticket type, $4 unit price, $5 quantity, $6 event, $7 user, $8 limit
+inline constexpr const char* kGaItemSqlite =
+    "INSERT INTO reservation_items (reservation_id, idx, seat_id, label, ticket_type_id, unit_price, quantity, stripe)"
+    " SELECT $1, 0, NULL, $2, $3, $4, $5, s.stripe FROM quota_stripes s WHERE s.event_id = $6 AND s.ticket_type_id = $3"
+    " AND s.used + $5 <= s.cap"
+    " AND COALESCE((SELECT tickets FROM user_limits WHERE event_id = $6 AND user_id = $7), 0) + $5 <= $8"
+    " ORDER BY s.stripe LIMIT 1";
+//  [1] stripe: $1 event, $2 ticket type, $3 reservation, $4 quantity
+inline constexpr const char* kGaTakeSqlite =
+    "UPDATE quota_stripes SET used = used + $4 WHERE event_id = $1 AND ticket_type_id = $2"
+    " AND stripe = (SELECT stripe FROM reservation_items WHERE reservation_id = $3 AND idx = 0) AND used + $4 <= cap";
+//  [2] counter: $1 event, $2 user, $3 quantity, $4 reservation
+inline constexpr const char* kGaCountSqlite =
+    "INSERT INTO user_limits (event_id, user_id, tickets) SELECT $1, $2, $3"
+    " WHERE EXISTS (SELECT 1 FROM reservation_items WHERE reservation_id = $4)"
+    " ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = user_limits.tickets + excluded.tickets";
+//  [3] reservation: $1 id, $2 user, $3 event, $4 ticket type, $5 quantity, $6 amount, $7 expiry,
+//      $8 idempotency key, $9 request hash, $10 now
+inline constexpr const char* kGaReservationSqlite =
+    "INSERT INTO reservations (id, user_id, event_id, status, kind, ticket_type_id, quantity, amount, expires_at,"
+    " idempotency_key, request_hash, created_at, updated_at)"
+    " SELECT $1, $2, $3, 'PENDING', 'general_admission', $4, $5, $6, $7, $8, $9, $10, $10"
+    " WHERE EXISTS (SELECT 1 FROM reservation_items WHERE reservation_id = $1)";
 // Seats of one reservation, locked in seat order on PostgreSQL ($1 event, $2.. seat ids).
 std::string lock_seats(std::size_t n, bool for_update);
 // $1 event, $2 reservation, $3.. seat ids. These three return (seat_id, version) of the rows changed.
@@ -72,7 +110,7 @@ std::string sell_seats(std::size_t n);
 std::string release_held_seats(std::size_t n);
 std::string release_sold_seats(std::size_t n);
 inline constexpr const char* kSeatMap =
-    "SELECT seat_id, label, ticket_type_id, price, status, hold_expires_at FROM seats WHERE event_id = $1"
+    "SELECT seat_id, label, ticket_type_id, price, status, hold_expires_at, version FROM seats WHERE event_id = $1"
     " ORDER BY seat_id";
 
 // ---- per-user ticket counter ----
