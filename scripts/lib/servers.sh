@@ -185,7 +185,7 @@ tiketi_pg_stop() {
 
 tiketi_redis_start() {
   local dir=$1 port attempt i
-  # A missing DIR is created; never fall back to / (an empty $dir would put data in /postgres).
+  # A missing DIR is created; never fall back to / (an empty $dir would put data in /redis).
   if ! mkdir -p "$dir" || ! dir=$(cd "$dir" && pwd) || [[ -z "$dir" || "$dir" == / ]]; then
     tiketi_log "servers: bad directory '$1'"
     return 1
