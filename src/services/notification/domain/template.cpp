@@ -1,5 +1,7 @@
 #include "services/notification/domain/template.hpp"
 
+#include "services/common/html.hpp"
+
 #include <vector>
 
 namespace tiketi::notification {
@@ -146,7 +148,7 @@ struct Renderer {
         fail("missing variable '" + tag + "'");
       }
       std::string text = scalar(*v, tag);
-      out->append(escape == Escape::html ? html_escape(text) : text);
+      out->append(escape == Escape::html ? common::html_escape(text) : text);
     }
     if (!close.empty()) {
       fail("unclosed section '" + close + "'");
@@ -156,33 +158,6 @@ struct Renderer {
 };
 
 }  // namespace
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string render_template(std::string_view source, const nlohmann::json& vars, Escape escape,
                             std::string_view name) {

@@ -23,6 +23,4 @@ enum class Escape { none, html };
 std::string render_template(std::string_view source, const nlohmann::json& vars, Escape escape,
                             std::string_view name = "template");
 
-std::string html_escape(std::string_view s);
-
 }  // namespace tiketi::notification

@@ -1,5 +1,7 @@
 #include "services/payment/gateway/simulator.hpp"
 
+#include "services/common/html.hpp"
+
 #include <pthread.h>
 #include <signal.h>
 
@@ -73,32 +75,6 @@ json payment_json(const SimPayment& p) {
 
 net::Response error(int status, const std::string& code, const std::string& message) {
   return net::Response::json(status, json{{"code", code}, {"message", message}}.dump());
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::map<std::string, std::string> parse_form(const std::string& body) {
@@ -358,13 +334,13 @@ struct PgSimulator::Impl {
       co_return net::Response::text(400, "orderId, amount, successUrl and failUrl are required\n");
     }
     auto hidden = [](const char* n, const std::string& v) {
-      return std::string("<input type=\"hidden\" name=\"") + n + "\" value=\"" + html_escape(v) + "\">";
+      return std::string("<input type=\"hidden\" name=\"") + n + "\" value=\"" + common::html_escape(v) + "\">";
     };
     std::string html =
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Test payment</title></head><body>"
         "<p><strong>TEST MODE</strong> — simulated payment gateway. No real card is charged.</p>"
         "<h1>" +
-        html_escape(name) + "</h1><p>Amount: " + html_escape(amount) +
+        common::html_escape(name) + "</h1><p>Amount: " + common::html_escape(amount) +
         " KRW</p><form method=\"post\" action=\"/checkout/pay\">" + hidden("orderId", order) +
         hidden("amount", amount) + hidden("orderName", name) + hidden("successUrl", ok) +
         hidden("failUrl", fail) +
