@@ -6,7 +6,7 @@
 # later process (`scripts/stack down`) stops exactly what an earlier one (`scripts/stack up`)
 # started, and nothing else.
 #
-#   tiketi_free_port                 -> prints a free TCP port in 20000-60000
+#   tiketi_free_port                 -> prints a free TCP port below the ephemeral range
 #   tiketi_pg_start DIR              -> PostgreSQL in DIR/postgres; sets TIKETI_PG_PORT, TIKETI_PG_URL
 #   tiketi_pg_stop DIR [--purge]     -> pg_ctl stop -m fast (and delete the data with --purge)
 #   tiketi_redis_start DIR           -> Redis in DIR/redis; sets TIKETI_REDIS_PORT, TIKETI_REDIS_URL
@@ -17,14 +17,20 @@ TIKETI_PG_BIN=${TIKETI_PG_BIN:-/usr/lib/postgresql/15/bin}
 
 tiketi_log() { printf '%s\n' "$*" >&2; }
 
-# A port nobody listens on now. Other sessions on this machine use common ports, so pick at random
-# in a high range; callers still retry if they lose a race for it.
+# A port no socket uses now, below the kernel's ephemeral range. Ports handed out by the kernel
+# (outgoing connections, listeners on port 0 — the test suite makes thousands of both) come from
+# that range, so a port picked inside it can be taken between picking and binding; that is how a
+# CI run once lost nginx's internal port. Other sessions on this machine use common ports, so pick
+# at random in 10000..(ephemeral start - 1); callers still retry if they lose a race for it.
 tiketi_free_port() {
-  local port tries=0 listening
-  listening=$(ss -Htln 2>/dev/null | awk '{print $4}' | sed -E 's/.*:([0-9]+)$/\1/' | sort -u)
+  local port tries=0 used lo=32768 _hi span
+  read -r lo _hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  ((lo > 12000)) || lo=32768
+  span=$((lo - 10000))
+  used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed -E 's/.*:([0-9]+)$/\1/' | sort -u)
   while ((tries < 200)); do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    if ! grep -qx "$port" <<<"$listening"; then
+    port=$((10000 + (RANDOM * 32768 + RANDOM) % span))
+    if ! grep -qx "$port" <<<"$used"; then
       printf '%s\n' "$port"
       return 0
     fi

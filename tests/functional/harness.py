@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import pathlib
+import random
 import select
 import signal
 import socket
@@ -50,6 +51,31 @@ def alive(pid):
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that is free now, for a process that must be told its port (or its
+    peers' ports) before it starts. Picked at random below the kernel's ephemeral range: ports the
+    kernel hands out (outgoing connections, listeners on port 0, thousands of them in a suite run)
+    come from that range, so one picked inside it can be taken before the process binds it."""
+    lo = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    if lo <= 12000:
+        lo = 32768
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10000, lo)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def port_open(port, host="127.0.0.1"):

@@ -15,7 +15,6 @@ import hmac
 import json
 import os
 import pathlib
-import socket
 import sqlite3
 import sys
 import time
@@ -24,7 +23,7 @@ import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "s3"))
 
-from harness import TiketiProcess, raw_exchange, request, run_tests  # noqa: E402
+from harness import TiketiProcess, free_port, raw_exchange, request, run_tests  # noqa: E402
 from s3rver_process import ACCESS_KEY, SECRET_KEY, S3rver  # noqa: E402
 
 SECRET = "event-images-functional-secret-0123456789"
@@ -66,12 +65,6 @@ def headers(boundary="----tiketiBoundary7MA4YWxk", role="admin"):
     if role:
         h["Authorization"] = "Bearer " + token(role)
     return h
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class UploadChecks:

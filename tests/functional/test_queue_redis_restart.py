@@ -25,13 +25,7 @@ import time
 import unittest
 
 import test_queue_scaled as q
-from harness import alive, require_servers, run_tests
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from harness import alive, free_port, require_servers, run_tests
 
 
 class OwnRedis:

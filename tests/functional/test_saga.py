@@ -18,7 +18,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,19 +25,13 @@ import unittest
 import urllib.parse
 import uuid
 
-from harness import ROOT, TiketiProcess, request, require_servers, run_tests, tiketi_bin
+from harness import ROOT, TiketiProcess, free_port, request, require_servers, run_tests, tiketi_bin
 from test_scaled import _own_database
 
 PASSWORD = "saga-password-0123"
 ADMIN_EMAIL = "admin@saga.test"
 SIM_SECRET = "test_sk_saga_functional"
 SERVICES = ["auth", "event", "queue", "reservation", "payment", "notification"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Proc(TiketiProcess):
