@@ -515,7 +515,7 @@ class WsConn final : public WebSocket, public std::enable_shared_from_this<WsCon
     }
     if (!writing_) {
       writing_ = true;
-      asio::co_spawn(ex_, write_loop(shared_from_this()), asio::detached);
+      write_next();
     }
   }
 
@@ -541,31 +541,40 @@ class WsConn final : public WebSocket, public std::enable_shared_from_this<WsCon
     queue_.push_back(std::move(m));
     if (!writing_) {
       writing_ = true;
-      asio::co_spawn(ex_, write_loop(shared_from_this()), asio::detached);
+      write_next();
     }
   }
 
-  static Task<void> write_loop(std::shared_ptr<WsConn> self) {
-    while (!self->queue_.empty() && self->open_) {
-      Message m = std::move(self->queue_.front());
-      self->queue_.pop_front();
-      auto [ec, n] = co_await self->ws_.async_write(asio::buffer(*m), nothrow);
-      if (ec) {
-        self->fail();
-        break;
-      }
+  // The write chain, on the socket's executor while writing_ is set: one queued message at a time,
+  // then the close frame when one is due. Plain completion handlers, not a coroutine: a fan-out
+  // starts one of these on every idle socket per tick, and co_spawn would allocate a coroutine
+  // frame and its spawn state per send on top of Beast's write operation.
+  void write_next() {
+    if (!queue_.empty() && open_) {
+      Message m = std::move(queue_.front());
+      queue_.pop_front();
+      const auto* text = m.get();
+      ws_.async_write(asio::buffer(*text), [self = shared_from_this(), m = std::move(m)](error_code ec, std::size_t) {
+        if (ec) {
+          self->fail();
+        }
+        self->write_next();
+      });
+      return;
     }
-    if (self->queue_.empty()) {
-      self->dropped_ = 0;
+    if (queue_.empty()) {
+      dropped_ = 0;
     }
-    if (self->closing_ && self->open_ && !self->close_sent_) {
-      self->close_sent_ = true;
-      co_await self->ws_.async_close(
-          websocket::close_reason(static_cast<websocket::close_code>(self->close_code_), self->close_reason_),
-          nothrow);
-      self->open_ = false;
+    if (closing_ && open_ && !close_sent_) {
+      close_sent_ = true;
+      ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
+                      [self = shared_from_this()](error_code) {
+                        self->open_ = false;
+                        self->writing_ = false;
+                      });
+      return;
     }
-    self->writing_ = false;
+    writing_ = false;
   }
 
   static Task<void> hard_close_after(std::shared_ptr<WsConn> self, std::chrono::milliseconds d) {
