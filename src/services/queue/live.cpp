@@ -95,6 +95,10 @@ struct Live::Impl : std::enable_shared_from_this<Live::Impl> {
     coord::SubscriptionPtr subscription;
     std::mutex mutex;
     std::unordered_multimap<std::string, std::weak_ptr<net::WebSocket>> sockets;  // user -> socket
+    // Sockets of users this replica told they are admitted: they get no more position broadcasts
+    // (an admitted fan has nothing to wait for; while admission runs, this removes a growing share
+    // of every tick's sends). A heartbeat that finds the user waiting again moves the socket back.
+    std::unordered_multimap<std::string, std::weak_ptr<net::WebSocket>> admitted;
     std::unordered_multimap<std::string, std::weak_ptr<SseListener>> streams;     // user -> SSE
     // Coalescing (queue.broadcast_ms): admissions counted since the last shared broadcast.
     Millis last_broadcast = std::numeric_limits<Millis>::min() / 2;  // the first tick always goes out
@@ -225,8 +229,17 @@ struct Live::Impl : std::enable_shared_from_this<Live::Impl> {
           }
           const auto user = pair[0].get<std::string>();
           std::vector<std::shared_ptr<net::WebSocket>> socks;
-          for (auto [b, e] = r->sockets.equal_range(user); b != e; ++b) {
-            if (auto ws = b->second.lock()) {
+          auto [b, e] = r->sockets.equal_range(user);
+          for (auto i = b; i != e; ++i) {
+            if (auto ws = i->second.lock()) {
+              socks.push_back(std::move(ws));
+              r->admitted.emplace(user, i->second);
+            }
+          }
+          r->sockets.erase(b, e);
+          // Sockets already moved (a repeated admission) still get the personal message.
+          for (auto [ab, ae] = r->admitted.equal_range(user); ab != ae && socks.empty(); ++ab) {
+            if (auto ws = ab->second.lock()) {
               socks.push_back(std::move(ws));
             }
           }
@@ -278,7 +291,8 @@ struct Live::Impl : std::enable_shared_from_this<Live::Impl> {
   }
 
   // The exact standing as a message; also a heartbeat for a waiting user.
-  Task<std::string> status_message(std::string event, std::string user) {
+  // `admitted` (optional) is set to whether the user is admitted now.
+  Task<std::string> status_message(std::string event, std::string user, bool* admitted = nullptr) {
     const Millis now = state.ctx.clock->now_ms();
     auto qs = co_await state.line->settings(event);
     if (!qs) {
@@ -292,6 +306,9 @@ struct Live::Impl : std::enable_shared_from_this<Live::Impl> {
       body = handlers::standing_json(state, *qs, user, st, now);
     }
     body["type"] = st.place == Place::admitted ? "admitted" : "status";
+    if (admitted != nullptr) {
+      *admitted = st.place == Place::admitted;
+    }
     co_return body.dump();
   }
 };
@@ -337,10 +354,34 @@ struct Live::Impl::Socket {
       s.metrics.live_ws->add(-1);
     }
     std::lock_guard lock(room->mutex);
-    for (auto [b, e] = room->sockets.equal_range(user); b != e; ++b) {
+    erase_from(room->sockets) || erase_from(room->admitted);
+  }
+
+  // Removes this socket's entry from one of the room's maps; true when it was there.
+  bool erase_from(std::unordered_multimap<std::string, std::weak_ptr<net::WebSocket>>& map) const {
+    for (auto [b, e] = map.equal_range(user); b != e; ++b) {
       if (b->second.lock().get() == ws) {
-        room->sockets.erase(b);
-        break;
+        map.erase(b);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // After a status answer: a socket of a user who waits (again) belongs in the broadcast list, one
+  // of an admitted user does not. Called on the socket's own coroutine, under the room's lock.
+  void place_in_room(bool admitted_now) {
+    if (!room) {
+      return;
+    }
+    std::lock_guard lock(room->mutex);
+    auto& from = admitted_now ? room->sockets : room->admitted;
+    auto& to = admitted_now ? room->admitted : room->sockets;
+    for (auto [b, e] = from.equal_range(user); b != e; ++b) {
+      if (b->second.lock().get() == ws) {
+        to.emplace(user, b->second);
+        from.erase(b);
+        return;
       }
     }
   }
@@ -376,7 +417,9 @@ struct Live::Impl::Socket {
   Task<void> send_status() {
     auto impl_ref = impl;  // the frame keeps what it uses
     const std::string& event = room->event;
-    auto message = co_await impl_ref->status_message(event, user);
+    bool admitted = false;
+    auto message = co_await impl_ref->status_message(event, user, &admitted);
+    place_in_room(admitted);
     ws->send_text(std::move(message));
   }
 };
@@ -432,7 +475,9 @@ Task<std::unique_ptr<Live::Impl::Socket>> Live::Impl::open_socket(net::Request& 
     s.metrics.live_ws->add(1);
   }
   sock->last_heartbeat = s.ctx.clock->now_ms();
-  auto status = co_await status_message(event, sock->user);
+  bool admitted = false;
+  auto status = co_await status_message(event, sock->user, &admitted);
+  sock->place_in_room(admitted);
   ws->send_text(std::move(status));
   co_return sock;
 }

@@ -322,6 +322,19 @@ TEST_F(QueueServiceTest, WebSocketPushesTicksAndTheAdmission) {
   ASSERT_TRUE(bob.ws_send_text(R"({"type":"status"})"));
   EXPECT_EQ(json::parse(bob.ws_read_text().value_or("{}"))["position"], 1);
 
+  // Once admitted, alice's socket is out of the position broadcasts: the next tick reaches bob
+  // (and admits him), while alice's next message is the answer to her heartbeat.
+  tick("ev1");
+  bool bob_ticked = false;
+  for (int i = 0; i < 2; ++i) {
+    bob_ticked = bob_ticked || json::parse(bob.ws_read_text().value_or("{}"))["type"] == "tick";
+  }
+  EXPECT_TRUE(bob_ticked);
+  ASSERT_TRUE(alice.ws_send_text(R"({"type":"heartbeat"})"));
+  ASSERT_TRUE(alice.ws_send_text(R"({"type":"status"})"));
+  auto next = json::parse(alice.ws_read_text().value_or("{}"));
+  EXPECT_EQ(next["type"], "admitted") << "an admitted socket gets no more ticks: " << next.dump();
+
   // Unauthenticated socket is refused cleanly; the service keeps serving.
   RawClient anon(server_->port());
   ASSERT_TRUE(anon.ws_handshake("/api/v1/events/ev1/queue/ws"));
