@@ -21,42 +21,15 @@
 #include <boost/asio/use_future.hpp>
 
 #include "store/database.hpp"
+#include "store/tests/test_util.hpp"
 
 namespace tiketi::store {
 namespace {
 
 namespace asio = boost::asio;
 
-// ASSERT_* returns from the function, which a coroutine cannot do: this is the coroutine form.
-#define CO_ASSERT_EQ(a, b) \
-  do {                     \
-    EXPECT_EQ(a, b);       \
-    if (!((a) == (b))) {   \
-      co_return;           \
-    }                      \
-  } while (false)
-
-std::string random_suffix() {
-  static std::atomic<int> counter{0};
-  return std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}() % 100000) + "_" +
-         std::to_string(counter++);
-}
-
-// Runs a coroutine to completion on a fresh io_context with `threads` threads; rethrows its error.
-template <class F>
-void run(F&& make, int threads = 2) {
-  asio::io_context ctx(threads);
-  auto fut = asio::co_spawn(ctx, make(ctx.get_executor()), asio::use_future);
-  std::vector<std::thread> extra;
-  for (int i = 1; i < threads; ++i) {
-    extra.emplace_back([&ctx] { ctx.run(); });
-  }
-  ctx.run();
-  for (auto& t : extra) {
-    t.join();
-  }
-  fut.get();
-}
+using test_util::random_suffix;
+using test_util::run;
 
 // An async one-shot gate: waiters park until open() (no sleeping).
 class Gate {

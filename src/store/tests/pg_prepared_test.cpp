@@ -15,32 +15,19 @@
 #include <boost/asio/use_future.hpp>
 
 #include "store/database.hpp"
+#include "store/tests/test_util.hpp"
 
 namespace tiketi::store {
 namespace {
 
 namespace asio = boost::asio;
 
-#define CO_ASSERT_EQ(a, b) \
-  do {                     \
-    EXPECT_EQ(a, b);       \
-    if (!((a) == (b))) {   \
-      co_return;           \
-    }                      \
-  } while (false)
+using test_util::random_suffix;
 
-std::string random_suffix() {
-  static std::atomic<int> counter{0};
-  return std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}() % 100000) + "_" +
-         std::to_string(counter++);
-}
-
+// One thread: the statements of a test run on one connection in order.
 template <class F>
-void run(F&& make) {
-  asio::io_context ctx(1);
-  auto fut = asio::co_spawn(ctx, make(ctx.get_executor()), asio::use_future);
-  ctx.run();
-  fut.get();
+void run_serial(F&& make) {
+  test_util::run(std::forward<F>(make), 1);
 }
 
 // How often this session ran `sql` as a named prepared statement (-1: not prepared).
@@ -75,7 +62,7 @@ class PgPrepared : public ::testing::Test {
       return;
     }
     try {
-      run([this](Executor ex) -> Task<void> {
+      run_serial([this](Executor ex) -> Task<void> {
         auto db = co_await open(ex, options(true, 1));
         co_await db->exec("DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE");
         db->close();
@@ -98,7 +85,7 @@ class PgPrepared : public ::testing::Test {
 };
 
 TEST_F(PgPrepared, RepeatedStatementIsPreparedOnceAndReused) {
-  run([this](Executor ex) -> Task<void> {
+  run_serial([this](Executor ex) -> Task<void> {
     auto db = co_await open(ex, options(true, 1));  // one connection: every call uses the same cache
     co_await db->exec("CREATE TABLE kv (id BIGINT PRIMARY KEY, v TEXT)");
     const std::string insert = "INSERT INTO kv (id, v) VALUES ($1, $2)";
@@ -136,7 +123,7 @@ TEST_F(PgPrepared, RepeatedStatementIsPreparedOnceAndReused) {
 }
 
 TEST_F(PgPrepared, TransactionsUseTheCacheAndBeginCommitStayUnnamed) {
-  run([this](Executor ex) -> Task<void> {
+  run_serial([this](Executor ex) -> Task<void> {
     auto db = co_await open(ex, options(true, 1));
     co_await db->exec("CREATE TABLE acc (id BIGINT PRIMARY KEY, bal BIGINT NOT NULL)");
     co_await db->exec("INSERT INTO acc VALUES (1, 0)");
@@ -173,7 +160,7 @@ TEST_F(PgPrepared, TransactionsUseTheCacheAndBeginCommitStayUnnamed) {
 }
 
 TEST_F(PgPrepared, PipelineMixesNewCachedAndUnnamedStatements) {
-  run([this](Executor ex) -> Task<void> {
+  run_serial([this](Executor ex) -> Task<void> {
     auto db = co_await open(ex, options(true, 1));
     co_await db->exec("CREATE TABLE items (id BIGINT PRIMARY KEY, qty BIGINT NOT NULL)");
     const std::string insert = "INSERT INTO items (id, qty) VALUES ($1, $2)";
@@ -231,7 +218,7 @@ TEST_F(PgPrepared, PipelineMixesNewCachedAndUnnamedStatements) {
 }
 
 TEST_F(PgPrepared, AlteredTableRePreparesCachedStatement) {
-  run([this](Executor ex) -> Task<void> {
+  run_serial([this](Executor ex) -> Task<void> {
     auto db = co_await open(ex, options(true, 1));
     co_await db->exec("CREATE TABLE t (id BIGINT PRIMARY KEY, a TEXT)");
     co_await db->exec("INSERT INTO t VALUES (1, 'x')");
@@ -279,7 +266,7 @@ TEST_F(PgPrepared, AlteredTableRePreparesCachedStatement) {
 }
 
 TEST_F(PgPrepared, DifferentParameterCountsAndErrorsMatchTheUnnamedPath) {
-  run([this](Executor ex) -> Task<void> {
+  run_serial([this](Executor ex) -> Task<void> {
     auto on = co_await open(ex, options(true, 1));
     auto off = co_await open(ex, options(false, 1));
     const std::vector<std::string> texts = {
@@ -328,7 +315,7 @@ TEST_F(PgPrepared, DifferentParameterCountsAndErrorsMatchTheUnnamedPath) {
 }
 
 TEST_F(PgPrepared, CacheIsBoundedAndForgottenOnReconnect) {
-  run([this](Executor ex) -> Task<void> {
+  run_serial([this](Executor ex) -> Task<void> {
     auto db = co_await open(ex, options(true, 1));
     auto admin = co_await open(ex, options(true, 1));
     for (int i = 0; i < 300; ++i) {
@@ -367,7 +354,7 @@ TEST_F(PgPrepared, MicroComparisonCacheOnVsOff) {
   if (const char* env = std::getenv("TIKETI_PG_PREPARE_BENCH_N")) {
     n = std::max(1, std::atoi(env));
   }
-  run([this, n](Executor ex) -> Task<void> {
+  run_serial([this, n](Executor ex) -> Task<void> {
     auto setup = co_await open(ex, options(true, 1));
     co_await setup->exec(
         "CREATE TABLE bench (id BIGINT PRIMARY KEY, event_id BIGINT NOT NULL, holder TEXT NOT NULL, "

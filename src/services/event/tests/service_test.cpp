@@ -24,7 +24,7 @@ namespace {
 namespace asio = boost::asio;
 using nlohmann::json;
 
-constexpr Millis kHour = 3'600'000;
+constexpr Millis kOneHour = 3'600'000;
 
 std::string png_bytes(std::size_t padding = 0) {
   std::string s("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00", 29);
@@ -153,16 +153,16 @@ class EventServiceTest : public ::testing::TestWithParam<std::string> {
     return n;
   }
 
-  std::string make_event(Millis perf_offset = 48 * kHour, const std::string& title = "IU Concert 아이유") {
+  std::string make_event(Millis perf_offset = 48 * kOneHour, const std::string& title = "IU Concert 아이유") {
     const Millis now = clock_->now_ms();
     json e{{"title", title},
            {"category", "concert"},
            {"artist", "IU"},
            {"venue_id", venue_id_},
-           {"sale_start", now + kHour},
-           {"sale_end", now + 24 * kHour},
+           {"sale_start", now + kOneHour},
+           {"sale_end", now + 24 * kOneHour},
            {"performance_start", now + perf_offset},
-           {"performance_end", now + perf_offset + 3 * kHour},
+           {"performance_end", now + perf_offset + 3 * kOneHour},
            {"per_user_limit", 4},
            {"waiting_room", {{"enabled", true}, {"admission_per_minute", 300}}}};
     auto r = call("POST", "/api/v1/admin/events", e.dump());
@@ -257,7 +257,7 @@ TEST_P(EventServiceTest, CreatePublishAndReadBack) {
 
   // After publish: presentation may change, inventory may not.
   EXPECT_EQ(call("PATCH", "/api/v1/admin/events/" + id, R"j({"title":"IU Concert (Day 1)"})j").status, 200);
-  r = call("PATCH", "/api/v1/admin/events/" + id, json{{"sale_end", clock_->now_ms() + 30 * kHour}}.dump());
+  r = call("PATCH", "/api/v1/admin/events/" + id, json{{"sale_end", clock_->now_ms() + 30 * kOneHour}}.dump());
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(code(r), "inventory_locked");
   EXPECT_EQ(
@@ -299,10 +299,10 @@ TEST_P(EventServiceTest, BadInputIsRefusedAndNothingIsStored) {
   const Millis now = clock_->now_ms();
   json e{{"title", "Backwards"},
          {"category", "concert"},
-         {"sale_start", now + 2 * kHour},
-         {"sale_end", now + kHour},
-         {"performance_start", now + 3 * kHour},
-         {"performance_end", now + 4 * kHour}};
+         {"sale_start", now + 2 * kOneHour},
+         {"sale_end", now + kOneHour},
+         {"performance_start", now + 3 * kOneHour},
+         {"performance_end", now + 4 * kOneHour}};
   r = call("POST", "/api/v1/admin/events", e.dump());
   ASSERT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(body(r)["error"]["fields"][0]["field"], "sale_end");
@@ -336,7 +336,7 @@ TEST_P(EventServiceTest, ListFiltersAndStablePagination) {
   make_venue();
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {
-    ids.push_back(make_event((48 + i) * kHour, i == 2 ? std::string("BTS World Tour 방탄")
+    ids.push_back(make_event((48 + i) * kOneHour, i == 2 ? std::string("BTS World Tour 방탄")
                                                       : std::string("Show ").append(std::to_string(i))));
   }
   // Keyword search in Korean and English (case-insensitive for ASCII), LIKE wildcards escaped.
@@ -359,7 +359,7 @@ TEST_P(EventServiceTest, ListFiltersAndStablePagination) {
       EXPECT_TRUE(seen.insert(it["id"].get<std::string>()).second) << "duplicate across pages";
     }
     if (pages == 0) {
-      make_event(1 * kHour + 30 * 60'000 + kHour);  // sorts before the cursor: must not shift later pages
+      make_event(1 * kOneHour + 30 * 60'000 + kOneHour);  // sorts before the cursor: must not shift later pages
     }
     auto next = body(r)["next_cursor"];
     cursor = next.is_null() ? "" : next.get<std::string>();
@@ -401,11 +401,11 @@ TEST_P(EventServiceTest, StatusAutomationRunsOnceAcrossTwoReplicas) {
   int applied = 0;
   run([&]() -> Task<void> { applied = co_await a.tick() + co_await b.tick(); });
   EXPECT_EQ(applied, 0);   // nothing due yet
-  clock_->advance(kHour);  // sale starts
+  clock_->advance(kOneHour);  // sale starts
   run([&]() -> Task<void> { applied = co_await b.tick() + co_await a.tick(); });
   EXPECT_EQ(applied, 1);
   EXPECT_EQ(body(call("GET", "/api/v1/events/" + id, "", ""))["status"], "on_sale");
-  clock_->advance(100 * kHour);  // long after the performance: catches up in one step
+  clock_->advance(100 * kOneHour);  // long after the performance: catches up in one step
   run([&]() -> Task<void> { applied = co_await a.tick() + co_await b.tick(); });
   EXPECT_EQ(applied, 1);
   EXPECT_EQ(body(call("GET", "/api/v1/events/" + id, "", ""))["status"], "ended");
@@ -515,12 +515,12 @@ TEST_P(EventServiceTest, SoldOutClosesTheSaleOnceAndStaysClosed) {
   make_venue();
   auto id = make_event();
   make_ready_to_publish(id);
-  auto other = make_event(50 * kHour, "Another show");
+  auto other = make_event(50 * kOneHour, "Another show");
   make_ready_to_publish(other);
   ASSERT_EQ(call("POST", "/api/v1/admin/events/" + id + "/publish").status, 200);
   ASSERT_EQ(call("POST", "/api/v1/admin/events/" + other + "/publish").status, 200);
   Scheduler sched(state_, "replica-a");
-  clock_->advance(kHour);  // both on sale
+  clock_->advance(kOneHour);  // both on sale
   int applied = 0;
   run([&]() -> Task<void> { applied = co_await sched.tick(); });
   ASSERT_EQ(applied, 2);
@@ -573,7 +573,7 @@ TEST_P(EventServiceTest, SoldOutClosesTheSaleOnceAndStaysClosed) {
   // The scheduler never reopens it; after the performance it ends as usual.
   run([&]() -> Task<void> { applied = co_await sched.tick(); });
   EXPECT_EQ(applied, 0);
-  clock_->advance(100 * kHour);
+  clock_->advance(100 * kOneHour);
   run([&]() -> Task<void> { applied = co_await sched.tick(); });
   EXPECT_EQ(applied, 2);
   EXPECT_EQ(body(call("GET", "/api/v1/admin/events/" + id))["status"], "ended");
