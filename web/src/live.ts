@@ -13,9 +13,26 @@ export interface Tick {
   head?: number;
   waiting?: number;
   active?: number;
+  maxActive?: number;
+  sessionMs?: number;
   rate?: number;
   paused?: boolean;
   reshuffled?: boolean;
+}
+
+// Estimated wait in whole seconds for the user at `position` (1 = next), the server's formula
+// (src/services/queue/domain/settings.cpp eta_seconds): the admission rate while shopper slots are
+// free, then one place per ended session (maxActive per sessionMs) once they are taken. null when
+// admission is stopped.
+export function etaSeconds(position: number, rate: number, maxActive = 0, active = -1, sessionMs = 0): number | null {
+  if (position <= 0) return 0;
+  if (!(rate > 0)) return null;
+  const whole = (secs: number) => Math.ceil(secs - 1e-9);
+  if (!(maxActive > 0) || !(sessionMs > 0)) return whole(position / rate);
+  const free = Math.max(0, maxActive - Math.max(0, active));
+  if (position <= free) return whole(position / rate);
+  const turnover = Math.min(rate, (maxActive * 1000) / sessionMs);
+  return whole(free / rate + (position - free) / turnover);
 }
 
 // Between exact answers, a FIFO line moves with the "now serving" head: the people ahead of me are
@@ -27,7 +44,11 @@ export function applyTick(s: QueueStanding, tick: Tick): QueueStanding {
   const aheadByHead = Math.max(0, s.seq - tick.head - 1);
   const ahead = Math.min(s.peopleAhead ?? aheadByHead, aheadByHead);
   const rate = tick.rate ?? 0;
-  const eta = tick.paused ? null : rate > 0 ? Math.ceil((ahead + 1) / rate) : (s.etaSeconds ?? null);
+  const eta = tick.paused
+    ? null
+    : rate > 0
+      ? etaSeconds(ahead + 1, rate, tick.maxActive, tick.active, tick.sessionMs)
+      : (s.etaSeconds ?? null);
   return { ...s, peopleAhead: ahead, position: ahead + 1, paused: tick.paused ?? s.paused, etaSeconds: eta };
 }
 

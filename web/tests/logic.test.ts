@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ApiClient, ApiError, memoryTokenStore, toApiError } from '../src/api';
 import { countdown, formatCountdown, formatEta, formatKRW, msToSeoulLocal, seoulLocalToMs } from '../src/format';
 import { ERROR_MESSAGES, errorMessage, hasString, t } from '../src/i18n';
-import { applyTick, backoffMs } from '../src/live';
+import { applyTick, backoffMs, etaSeconds } from '../src/live';
 import { buildPlanSpec, parseRanges, previewSeats } from '../src/plan';
 import { clampQuantity, decodePlan, reconcileSelection, seatTotal, toggleSeat } from '../src/seats';
 import { checkoutHref } from '../src/pages/buy';
@@ -163,6 +163,19 @@ describe('waiting room ticks', () => {
     expect(applyTick(s, { type: 'tick', head: 40, rate: 5, paused: true }).etaSeconds).toBeNull();
     // a shuffled line cannot be estimated from the head: keep the exact answer
     expect(applyTick(s, { type: 'tick', head: 40, reshuffled: true }).peopleAhead).toBe(49);
+  });
+  it('estimates the wait with the shopper slots, like the server', () => {
+    // the same cases as src/services/queue/tests/settings_test.cpp EtaCountsTheShopperSlots
+    expect(etaSeconds(20, 10, 100, 0, 600_000)).toBe(2);
+    expect(etaSeconds(1, 10, 100, 100, 600_000)).toBe(6);
+    expect(etaSeconds(10, 10, 100, 100, 600_000)).toBe(60);
+    expect(etaSeconds(10, 10, 100, 95, 600_000)).toBe(31);
+    expect(etaSeconds(10, 0.1, 100, 100, 600_000)).toBe(100);
+    expect(etaSeconds(5, 0)).toBeNull();
+    // a full house: the tick's slot fields slow the estimate down
+    const s = { eventId: 'e', state: 'waiting' as const, seq: 50, peopleAhead: 49, position: 50, etaSeconds: 100 };
+    const full = applyTick(s, { type: 'tick', head: 40, rate: 5, active: 100, maxActive: 100, sessionMs: 600_000 });
+    expect(full.etaSeconds).toBe(60);
   });
   it('backs off exponentially up to 15 s', () => {
     expect(backoffMs(0)).toBe(500);

@@ -327,6 +327,18 @@ std::vector<ScoredMember> MemoryState::zrange_by_score(const std::string& key, d
   return out;
 }
 
+std::int64_t MemoryState::zcount(const std::string& key, double min, double max) {
+  ZSet* z = d_->find_as<ZSet>(key);
+  if (z == nullptr) {
+    return 0;
+  }
+  std::int64_t n = 0;
+  for (auto it = z->ordered.lower_bound({min, std::string{}}); it != z->ordered.end() && it->first <= max; ++it) {
+    ++n;
+  }
+  return n;
+}
+
 std::vector<ScoredMember> MemoryState::zpop_min(const std::string& key, std::int64_t count) {
   std::vector<ScoredMember> out;
   ZSet* z = d_->find_as<ZSet>(key);

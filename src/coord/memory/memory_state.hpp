@@ -55,6 +55,8 @@ class MemoryState {
   std::vector<ScoredMember> zrange_by_score(const std::string& key, double min, double max,
                                             std::int64_t limit = -1);
   std::vector<ScoredMember> zpop_min(const std::string& key, std::int64_t count);
+  // Members with min <= score <= max, like ZCOUNT; counts without copying them out.
+  std::int64_t zcount(const std::string& key, double min, double max);
 
   // Pub/sub. `deliver` is called with the lock held: it must only hand the message off (post).
   using Deliver = std::function<void(const std::string& message)>;

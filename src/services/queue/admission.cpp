@@ -16,7 +16,7 @@ namespace asio = boost::asio;
 
 std::string channel_for(const std::string& event) { return "queue:" + event; }
 
-std::string tick_message(const std::string& event, const AdmitStep& step, double rate, bool paused,
+std::string tick_message(const std::string& event, const AdmitStep& step, const QueueSettings& settings,
                          bool reshuffled, Millis ts, Millis session_expires_at) {
   nlohmann::json admitted = nlohmann::json::array();
   for (const auto& a : step.admitted) {
@@ -29,8 +29,11 @@ std::string tick_message(const std::string& event, const AdmitStep& step, double
                    {"count", step.admitted.size()},
                    {"waiting", step.waiting},
                    {"active", step.active},
-                   {"rate", rate},
-                   {"paused", paused},
+                   // With active, what clients need to estimate the wait as the server does.
+                   {"maxActive", settings.max_active},
+                   {"sessionMs", settings.session_ms},
+                   {"rate", settings.rate_per_second},
+                   {"paused", settings.paused},
                    {"reshuffled", reshuffled},
                    {"ts", ts},
                    {"exp", session_expires_at}};
@@ -143,8 +146,7 @@ struct Admitter::Impl {
       // against it is publish -> delivery (the settings, lease, sweep and admit round trips above
       // are the leader's work, not fan-out). The admission time stays `now` (sessions end at exp).
       const Millis sent_at = clock->now_ms();
-      auto msg = tick_message(event, report.step, s.rate_per_second, s.paused, report.opened_now, sent_at,
-                              now + s.session_ms);
+      auto msg = tick_message(event, report.step, s, report.opened_now, sent_at, now + s.session_ms);
       co_await line->coordinator().publish(channel_for(event), std::move(msg));
       report.published = true;
     }

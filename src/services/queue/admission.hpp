@@ -35,9 +35,10 @@ struct TickReport {
 
 // The tick message on channel "queue:<event>" (JSON):
 //   {"type":"tick","event":E,"head":H,"admitted":[[user,seq],…],"count":k,"waiting":W,"active":A,
-//    "rate":r,"paused":bool,"reshuffled":bool,"ts":ms,"exp":session expiry of those admitted}
+//    "maxActive":M,"sessionMs":S,"rate":r,"paused":bool,"reshuffled":bool,"ts":ms,
+//    "exp":session expiry of those admitted}
 std::string channel_for(const std::string& event);
-std::string tick_message(const std::string& event, const AdmitStep& step, double rate, bool paused,
+std::string tick_message(const std::string& event, const AdmitStep& step, const QueueSettings& settings,
                          bool reshuffled, Millis ts, Millis session_expires_at);
 
 class Admitter {

@@ -1,5 +1,6 @@
 #include "services/queue/domain/settings.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -241,14 +242,27 @@ bool apply_status(QueueSettings& s, const StatusChange& c) {
   return true;
 }
 
-std::int64_t eta_seconds(std::int64_t people_ahead, double rate_per_second) {
-  if (people_ahead <= 0) {
+std::int64_t eta_seconds(std::int64_t position, double rate_per_second, std::int64_t max_active,
+                         std::int64_t active, Millis session_ms) {
+  if (position <= 0) {
     return 0;
   }
   if (rate_per_second <= 0) {
     return -1;  // unknown: admission is stopped
   }
-  return static_cast<std::int64_t>(std::ceil(static_cast<double>(people_ahead) / rate_per_second));
+  // Whole seconds, rounded up; the epsilon keeps 6.000000000000001 (1 / (1/6)) from becoming 7.
+  auto whole = [](double secs) { return static_cast<std::int64_t>(std::ceil(secs - 1e-9)); };
+  const auto p = static_cast<double>(position);
+  if (max_active <= 0 || session_ms <= 0) {
+    return whole(p / rate_per_second);
+  }
+  const auto free = static_cast<double>(std::max<std::int64_t>(0, max_active - std::max<std::int64_t>(0, active)));
+  if (p <= free) {
+    return whole(p / rate_per_second);
+  }
+  const double turnover =
+      std::min(rate_per_second, static_cast<double>(max_active) * 1000.0 / static_cast<double>(session_ms));
+  return whole(free / rate_per_second + (p - free) / turnover);
 }
 
 }  // namespace tiketi::queue

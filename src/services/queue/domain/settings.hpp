@@ -77,7 +77,14 @@ std::optional<StatusChange> parse_status_changed(std::string_view payload, std::
 // Applies a status change; false when it is older than what the settings already reflect.
 bool apply_status(QueueSettings& s, const StatusChange& c);
 
-// Estimated wait for someone with `people_ahead` in front of them, in whole seconds (rate-based).
-std::int64_t eta_seconds(std::int64_t people_ahead, double rate_per_second);
+// Estimated wait, in whole seconds, for the user at `position` (1 = next); -1 = unknown (admission
+// stopped). Admission runs at `rate_per_second` while shopper slots are free; once `max_active`
+// shoppers are in, a place opens only when a session ends, so beyond the free slots the line moves
+// at the turnover rate max_active / session length (or the admission rate, if lower). That part is
+// an upper bound: shoppers who finish early free their slot sooner. `active` < 0 = not known (all
+// slots counted free); `max_active` <= 0 or `session_ms` <= 0 = no slot limit in the estimate.
+// web/src/live.ts computes the same between exact answers.
+std::int64_t eta_seconds(std::int64_t position, double rate_per_second, std::int64_t max_active = 0,
+                         std::int64_t active = -1, Millis session_ms = 0);
 
 }  // namespace tiketi::queue

@@ -37,7 +37,7 @@ nlohmann::json standing_json(const State& s, const QueueSettings& qs, const std:
   j["paused"] = qs.paused;
   j["opensAt"] = qs.sale_start;
   // Before the sale nobody moves: the wait is the time to the opening plus the line's share.
-  std::int64_t eta = eta_seconds(st.rank + 1, qs.rate_per_second);
+  std::int64_t eta = eta_seconds(st.rank + 1, qs.rate_per_second, qs.max_active, st.active, qs.session_ms);
   if (now < qs.sale_start && eta >= 0) {
     eta += (qs.sale_start - now + 999) / 1000;
   }

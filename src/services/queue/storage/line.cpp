@@ -27,6 +27,7 @@ Standing standing_from(const coord::Reply& r) {
     s.rank = a.at(1).integer();
     s.seq = a.at(2).integer();
     s.joined_now = a.size() > 3 && a[3].integer() == 1;
+    s.active = a.size() > 4 ? a[4].integer() : -1;
   }
   return s;
 }

@@ -35,6 +35,7 @@ struct Standing {
   std::int64_t seq = 0;           // waiting: join sequence (changes once if shuffled at opening)
   Millis session_expires_at = 0;  // admitted
   bool joined_now = false;        // join: this call created the place
+  std::int64_t active = -1;       // waiting: shopper sessions running now (-1 = not known)
 };
 
 struct Admitted {

@@ -21,8 +21,7 @@ Reply i(std::int64_t v) { return Reply{v}; }
 
 // Sessions with expiry strictly after `now` (ZCOUNT key (now +inf).
 std::int64_t live_sessions(MemoryState& m, const std::string& key, Millis now) {
-  const double above = std::nextafter(static_cast<double>(now), kInf);
-  return static_cast<std::int64_t>(m.zrange_by_score(key, above, kInf).size());
+  return m.zcount(key, std::nextafter(static_cast<double>(now), kInf), kInf);
 }
 
 coord::Script make_join() {
@@ -60,7 +59,8 @@ if not seq then
   created = 1
 end
 redis.call('ZADD', KEYS[3], now, ARGV[1])
-return {0, redis.call('ZRANK', KEYS[1], ARGV[1]), tonumber(seq), created}
+return {0, redis.call('ZRANK', KEYS[1], ARGV[1]), tonumber(seq), created,
+        redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[2], '+inf')}
 )lua";
   s.native = [](MemoryState& m, const Strings& k, const Strings& a) -> Reply {
     const Millis now = to_i64(a[1]);
@@ -92,7 +92,8 @@ return {0, redis.call('ZRANK', KEYS[1], ARGV[1]), tonumber(seq), created}
       created = 1;
     }
     m.zadd(k[2], a[0], static_cast<double>(now));
-    return Reply{ReplyArray{i(0), i(*m.zrank(k[0], a[0])), i(static_cast<std::int64_t>(*seq)), i(created)}};
+    return Reply{ReplyArray{i(0), i(*m.zrank(k[0], a[0])), i(static_cast<std::int64_t>(*seq)), i(created),
+                            i(live_sessions(m, k[3], now))}};
   };
   return s;
 }
@@ -111,7 +112,8 @@ if not seq then
   return {2}
 end
 redis.call('ZADD', KEYS[2], now, ARGV[1])
-return {0, redis.call('ZRANK', KEYS[1], ARGV[1]), tonumber(seq)}
+return {0, redis.call('ZRANK', KEYS[1], ARGV[1]), tonumber(seq), 0,
+        redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[2], '+inf')}
 )lua";
   s.native = [](MemoryState& m, const Strings& k, const Strings& a) -> Reply {
     const Millis now = to_i64(a[1]);
@@ -123,7 +125,8 @@ return {0, redis.call('ZRANK', KEYS[1], ARGV[1]), tonumber(seq)}
       return Reply{ReplyArray{i(2)}};
     }
     m.zadd(k[1], a[0], static_cast<double>(now));
-    return Reply{ReplyArray{i(0), i(*m.zrank(k[0], a[0])), i(static_cast<std::int64_t>(*seq))}};
+    return Reply{ReplyArray{i(0), i(*m.zrank(k[0], a[0])), i(static_cast<std::int64_t>(*seq)), i(0),
+                            i(live_sessions(m, k[2], now))}};
   };
   return s;
 }

@@ -85,5 +85,18 @@ TEST(QueueSettings, Eta) {
   EXPECT_EQ(eta_seconds(5, 0), -1);
 }
 
+TEST(QueueSettings, EtaCountsTheShopperSlots) {
+  // 100 slots, 10-minute sessions: once full, a place opens every 6 s (turnover 1/6 per second).
+  const std::int64_t cap = 100;
+  const Millis session = 600'000;
+  EXPECT_EQ(eta_seconds(20, 10, cap, 0, session), 2) << "free slots: the admission rate";
+  EXPECT_EQ(eta_seconds(20, 10, cap, -1, session), 2) << "active not known: slots counted free";
+  EXPECT_EQ(eta_seconds(1, 10, cap, cap, session), 6) << "all slots taken: the next one waits for a session to end";
+  EXPECT_EQ(eta_seconds(10, 10, cap, cap, session), 60);
+  EXPECT_EQ(eta_seconds(10, 10, cap, 95, session), 1 + 30) << "5 free at 10/s, then 5 more at one per 6 s";
+  EXPECT_EQ(eta_seconds(10, 0.1, cap, cap, session), 100) << "the admission rate when it is the slower one";
+  EXPECT_EQ(eta_seconds(10, 10, 0, 50, session), 1) << "no slot limit";
+}
+
 }  // namespace
 }  // namespace tiketi::queue
