@@ -1,6 +1,7 @@
 -- wrk script for bench/reservation/run.sh: POST /api/v1/reservations from a pool of pre-minted user
 -- tokens (so the per-user limit never decides), counting 201 / 409 / other per thread.
---   wrk ... -s hold.lua URL -- seats <event> <dir>          1-4 seats per hold from seats.txt
+--   wrk ... -s hold.lua URL -- seats <event> <dir> [file]   1-4 seats per hold from <dir>/<file>
+--                                                          (default seats.txt)
 --   wrk ... -s hold.lua URL -- ga <event> <dir> <ticket type>   one GA ticket per order
 -- Every thread walks its own random permutation of the seat list, so threads compete for seats more
 -- and more as the map fills (what fans picking "available" seats from a slightly old map do).
@@ -18,7 +19,7 @@ function init(args)
   math.randomseed(os.time() * 1000 + (tid or 1) * 7919)
   seats = {}
   if mode == "seats" then
-    for line in io.lines(dir .. "/seats.txt") do seats[#seats + 1] = line end
+    for line in io.lines(dir .. "/" .. (ttid or "seats.txt")) do seats[#seats + 1] = line end
     for i = #seats, 2, -1 do
       local j = math.random(i)
       seats[i], seats[j] = seats[j], seats[i]

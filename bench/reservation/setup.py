@@ -4,7 +4,8 @@
   setup.py prepare --port P --secret S --kid K --seats N --quota Q --sold-out-quota Q2 --users U --out DIR
       As an admin (a token minted with the server's JWT key): a seated event with N seats and two
       general-admission events (quota Q for throughput, Q2 to sell out), waiting room off, on sale
-      now; waits until the reservation service has the inventory; writes DIR/seats.txt,
+      now (--seated-events K: K seated events, seats of the k-th in DIR/seats.txt, seats2.txt, ...);
+      waits until the reservation service has the inventory; writes DIR/seats.txt,
       DIR/tokens.txt (U fan tokens) and DIR/ids.json.
   setup.py verify --db URL --event E --ga-event G --sold-out-event G2
       The end-of-run checks, straight from the reservation database; prints one JSON object.
@@ -70,47 +71,52 @@ def prepare(a):
     admin = mint(a.secret, a.kid, "bench-admin", "admin")
     venue = must(call(a.port, "POST", "/api/v1/admin/venues", {"name": "Bench Arena", "city": "Seoul"}, admin), 201)["id"]
     tag = uuid.uuid4().hex[:6]
-    seated = event(a.port, admin, venue, "Bench seated " + tag)
-    # Sections of up to 500 rows x 100 seats.
-    sections, left, i = [], a.seats, 0
-    while left > 0:
-        per_row = min(100, left)
-        rows = min(500, max(1, left // per_row))
-        sections.append({"code": f"S{i}", "name": f"S{i}", "rows": rows, "seats_per_row": per_row, "x": i * 10, "y": 0,
-                         "categories": [{"from_row": 1, "to_row": rows, "category": "R"}]})
-        left -= rows * per_row
-        i += 1
-    must(call(a.port, "PUT", f"/api/v1/admin/events/{seated}/seating",
-              {"categories": [{"code": "R", "name": "R"}], "sections": sections}, admin), 200, 201)
-    must(call(a.port, "POST", f"/api/v1/admin/events/{seated}/ticket-types",
-              {"name": "R", "kind": "seated", "category": "R", "price": 10000}, admin), 201)
+    seated_ids = []
+    for k in range(a.seated_events):
+        seated = event(a.port, admin, venue, f"Bench seated {k} " + tag)
+        seated_ids.append(seated)
+        # Sections of up to 500 rows x 100 seats.
+        sections, left, i = [], a.seats, 0
+        while left > 0:
+            per_row = min(100, left)
+            rows = min(500, max(1, left // per_row))
+            sections.append({"code": f"S{i}", "name": f"S{i}", "rows": rows, "seats_per_row": per_row, "x": i * 10, "y": 0,
+                             "categories": [{"from_row": 1, "to_row": rows, "category": "R"}]})
+            left -= rows * per_row
+            i += 1
+        must(call(a.port, "PUT", f"/api/v1/admin/events/{seated}/seating",
+                  {"categories": [{"code": "R", "name": "R"}], "sections": sections}, admin), 200, 201)
+        must(call(a.port, "POST", f"/api/v1/admin/events/{seated}/ticket-types",
+                  {"name": "R", "kind": "seated", "category": "R", "price": 10000}, admin), 201)
     ga_ids = {}
     for name, quota in (("ga", a.quota), ("soldout", a.sold_out_quota)):
         ev = event(a.port, admin, venue, f"Bench {name} {tag}")
         tt = must(call(a.port, "POST", f"/api/v1/admin/events/{ev}/ticket-types",
                        {"name": "Standing", "kind": "general_admission", "quota": quota, "price": 5000}, admin), 201)["id"]
         ga_ids[name] = (ev, tt)
-    for ev in (seated, ga_ids["ga"][0], ga_ids["soldout"][0]):
+    for ev in (*seated_ids, ga_ids["ga"][0], ga_ids["soldout"][0]):
         must(call(a.port, "POST", f"/api/v1/admin/events/{ev}/publish", {}, admin), 200)
     deadline = time.monotonic() + 300
-    seat_ids = None
-    while time.monotonic() < deadline:
-        status, body = call(a.port, "GET", f"/api/v1/events/{seated}/seats")
-        ga_ok = all(call(a.port, "GET", f"/api/v1/events/{ev}/seats")[1] not in (None,) and
-                    call(a.port, "GET", f"/api/v1/events/{ev}/seats")[0] == 200 for ev, _ in ga_ids.values())
-        if status == 200 and body.get("onSale") and len(body["seats"]) == a.seats and ga_ok:
-            seat_ids = [s["id"] for s in body["seats"]]
-            break
-        time.sleep(0.5)
-    if seat_ids is None:
-        sys.exit("setup: the reservation service never showed the published inventory")
     os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "seats.txt"), "w") as f:
-        f.write("\n".join(seat_ids) + "\n")
+    for k, seated in enumerate(seated_ids):
+        seat_ids = None
+        while time.monotonic() < deadline:
+            status, body = call(a.port, "GET", f"/api/v1/events/{seated}/seats")
+            ga_ok = all(call(a.port, "GET", f"/api/v1/events/{ev}/seats")[0] == 200 for ev, _ in ga_ids.values())
+            if status == 200 and body.get("onSale") and len(body["seats"]) == a.seats and ga_ok:
+                seat_ids = [s["id"] for s in body["seats"]]
+                break
+            time.sleep(0.5)
+        if seat_ids is None:
+            sys.exit("setup: the reservation service never showed the published inventory")
+        # seats.txt for the first seated event, seats2.txt, seats3.txt, ... for the others.
+        name = "seats.txt" if k == 0 else f"seats{k + 1}.txt"
+        with open(os.path.join(a.out, name), "w") as f:
+            f.write("\n".join(seat_ids) + "\n")
     with open(os.path.join(a.out, "tokens.txt"), "w") as f:
         for i in range(a.users):
             f.write(mint(a.secret, a.kid, f"fan-{tag}-{i}") + "\n")
-    ids = {"seated": seated, "ga": ga_ids["ga"][0], "ga_type": ga_ids["ga"][1],
+    ids = {"seated": seated_ids[0], "seated_all": seated_ids, "ga": ga_ids["ga"][0], "ga_type": ga_ids["ga"][1],
            "soldout": ga_ids["soldout"][0], "soldout_type": ga_ids["soldout"][1]}
     with open(os.path.join(a.out, "ids.json"), "w") as f:
         json.dump(ids, f)
@@ -167,6 +173,7 @@ def main():
     pp.add_argument("--quota", type=int, default=1_000_000)
     pp.add_argument("--sold-out-quota", type=int, default=5_000)
     pp.add_argument("--users", type=int, default=20_000)
+    pp.add_argument("--seated-events", type=int, default=1)
     pp.add_argument("--out", required=True)
     pv = sub.add_parser("verify")
     pv.add_argument("--db", required=True)

@@ -3,6 +3,14 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <deque>
 #include <set>
 #include <stdexcept>
 
@@ -154,8 +162,151 @@ Task<void> insert_reservation(store::Tx& tx, const Reservation& r) {
 
 }  // namespace
 
+// ------------------------------------------------------------------------------------------------
+// SQLite group commit of holds
+
+struct ReservationStore::GroupCommit {
+  using Stmts = std::vector<std::pair<std::string, store::Params>>;
+  struct Waiter {
+    explicit Waiter(const Executor& e) : ex(e), timer(e) {}
+    Executor ex;
+    boost::asio::steady_timer timer;  // touched only on ex (waits, and the posted cancel that wakes it)
+    Stmts stmts;
+    // Under GroupCommit::mu:
+    std::vector<store::Result> results;
+    bool done = false;   // results are in (or `alone`)
+    bool alone = false;  // the shared transaction failed: run by itself
+    bool lead = false;   // run the next shared transaction
+  };
+  std::mutex mu;
+  std::deque<std::shared_ptr<Waiter>> queue;
+  bool running = false;
+  std::atomic<std::uint64_t> batches{0}, holds{0}, failed{0};
+
+  static void wake(const std::shared_ptr<Waiter>& w) {
+    boost::asio::post(w->ex, [w] { w->timer.cancel(); });
+  }
+};
+
 ReservationStore::ReservationStore(store::DatabasePtr db, ClockPtr clock, LogContext log, StoreOptions opts)
-    : db_(std::move(db)), clock_(std::move(clock)), log_(std::move(log)), opts_(opts) {}
+    : db_(std::move(db)),
+      clock_(std::move(clock)),
+      log_(std::move(log)),
+      opts_(opts),
+      group_(std::make_shared<GroupCommit>()) {}
+
+std::uint64_t ReservationStore::hold_batches() const { return group_->batches.load(std::memory_order_relaxed); }
+std::uint64_t ReservationStore::hold_batched() const { return group_->holds.load(std::memory_order_relaxed); }
+std::uint64_t ReservationStore::hold_batches_failed() const {
+  return group_->failed.load(std::memory_order_relaxed);
+}
+
+Task<std::vector<store::Result>> ReservationStore::run_grouped(
+    std::vector<std::pair<std::string, store::Params>> stmts) {
+  if (opts_.sqlite_hold_batch <= 1) {
+    auto res = co_await db_->pipeline(std::move(stmts));
+    co_return res;
+  }
+  using Waiter = GroupCommit::Waiter;
+  GroupCommit& g = *group_;
+  const Executor ex = co_await boost::asio::this_coro::executor;
+  auto me = std::make_shared<Waiter>(ex);
+  me->stmts = std::move(stmts);
+  {
+    std::lock_guard lock(g.mu);
+    g.queue.push_back(me);
+    if (!g.running) {
+      g.running = true;
+      me->lead = true;
+    }
+  }
+  // Wait to be done or to lead. The flags are read under the lock; a wake-up is a cancel posted to
+  // this coroutine's executor; the short timeout only guards against a wake-up lost to a race.
+  for (;;) {
+    {
+      std::lock_guard lock(g.mu);
+      if (me->done || me->lead) {
+        break;
+      }
+    }
+    me->timer.expires_after(std::chrono::milliseconds(20));
+    boost::system::error_code ec;
+    co_await me->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  }
+  bool lead_now = false;
+  {
+    std::lock_guard lock(g.mu);
+    lead_now = !me->done;
+  }
+  if (lead_now) {
+    // This hold is at the front of the queue: take it and whatever queued behind it.
+    std::vector<std::shared_ptr<Waiter>> batch;
+    {
+      std::lock_guard lock(g.mu);
+      while (!g.queue.empty() && batch.size() < opts_.sqlite_hold_batch) {
+        batch.push_back(std::move(g.queue.front()));
+        g.queue.pop_front();
+      }
+    }
+    GroupCommit::Stmts all;
+    for (const auto& w : batch) {
+      all.insert(all.end(), w->stmts.begin(), w->stmts.end());
+    }
+    std::vector<store::Result> res;
+    bool failed = false;
+    std::exception_ptr error;
+    try {
+      res = co_await db_->pipeline(std::move(all));
+    } catch (...) {
+      failed = true;
+      error = std::current_exception();
+    }
+    g.batches.fetch_add(1, std::memory_order_relaxed);
+    g.holds.fetch_add(batch.size(), std::memory_order_relaxed);
+    if (failed) {
+      g.failed.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::shared_ptr<Waiter> next;
+    {
+      std::lock_guard lock(g.mu);
+      std::size_t at = 0;
+      for (const auto& w : batch) {
+        if (failed) {
+          w->alone = true;
+        } else {
+          const std::size_t n = w->stmts.size();
+          w->results.assign(std::make_move_iterator(res.begin() + static_cast<std::ptrdiff_t>(at)),
+                            std::make_move_iterator(res.begin() + static_cast<std::ptrdiff_t>(at + n)));
+          at += n;
+        }
+        w->done = true;
+        w->lead = false;
+      }
+      if (!g.queue.empty()) {
+        next = g.queue.front();
+        next->lead = true;
+      } else {
+        g.running = false;
+      }
+    }
+    for (const auto& w : batch) {
+      if (w != me) {
+        GroupCommit::wake(w);
+      }
+    }
+    if (next) {
+      GroupCommit::wake(next);
+    }
+    if (failed && batch.size() == 1) {
+      std::rethrow_exception(error);  // it was this hold's own transaction
+    }
+  }
+  if (me->alone) {
+    auto res = co_await db_->pipeline(std::move(me->stmts));
+    co_return res;
+  }
+  co_return std::move(me->results);
+}
 
 // ------------------------------------------------------------------------------------------------
 // Events
@@ -269,10 +420,11 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
   if (count > ev->per_user_limit) {
     throw limit_error(ev->per_user_limit);
   }
-  const std::string hold_sql = sql::hold_seats(n);
   const bool one_trip = db_->engine() == store::Engine::sqlite;
   const std::vector<std::string> one_trip_sql = one_trip ? sql::hold_seats_sqlite(n) : std::vector<std::string>{};
+  const std::string pg_sql = one_trip ? std::string() : sql::hold_seats_pg(n);
   bool expired_swept = false;
+  int deadlock_retries = 0;
   for (;;) {
     const Millis now = clock_->now_ms();
     Reservation r;
@@ -288,38 +440,6 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
     r.updated_at = now;
     InventoryChange change;
     change.event_id = h.event_id;
-    std::function<Task<void>(store::Tx&)> work = [&](store::Tx& tx) -> Task<void> {
-      r.items.clear();
-      r.amount = 0;
-      auto lim = co_await tx.exec(sql::kReserveUserTickets,
-                                  params(p(h.event_id), p(h.user_id), p(count), p(ev->per_user_limit)));
-      if (lim.affected == 0) {
-        throw LimitHit();
-      }
-      auto ps = params(p(h.event_id), p(r.id), p(r.expires_at), p(now));
-      append(ps, h.seat_ids);
-      // The decision: every requested seat is free (or its hold has expired), or nothing changes.
-      auto held = co_await tx.exec(hold_sql, std::move(ps));
-      if (held.rows.size() != n) {
-        throw SeatsTaken();
-      }
-      change.seats = changes_from(held, SeatStatus::held);
-      for (auto& c : change.seats) {
-        c.hold_expires_at = r.expires_at;
-      }
-      for (const auto& row : held.rows) {
-        ReservationItem it;
-        it.seat_id = row.str("seat_id");
-        it.label = row.str("label");
-        it.ticket_type_id = row.str("ticket_type_id");
-        it.unit_price = row.i64("price");
-        r.amount += it.unit_price;
-        r.items.push_back(std::move(it));
-      }
-      std::sort(r.items.begin(), r.items.end(),
-                [](const ReservationItem& a, const ReservationItem& b) { return a.seat_id < b.seat_id; });
-      co_await insert_reservation(tx, r);
-    };
     std::optional<ApiError> failure;
     bool limit_hit = false;
     try {
@@ -332,7 +452,7 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
         for (const auto& text : one_trip_sql) {
           batch.emplace_back(text, ps);
         }
-        auto res = co_await db_->pipeline(std::move(batch));
+        auto res = co_await run_grouped(std::move(batch));
         const store::Result& held = res.at(0);
         if (held.rows.size() != n) {
           if (!held.rows.empty()) {
@@ -366,7 +486,41 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
         std::sort(r.items.begin(), r.items.end(),
                   [](const ReservationItem& a, const ReservationItem& b) { return a.seat_id < b.seat_id; });
       } else {
-        co_await db_->transaction(std::move(work));
+        // PostgreSQL: the same decision as ONE statement (one round trip, one commit; see
+        // sql::hold_seats_pg): the counter row, then the seats in seat order, are locked inside it.
+        auto ps = params(p(h.event_id), p(r.id), p(r.expires_at), p(now), p(count), p(h.user_id),
+                         p(ev->per_user_limit), p(h.idempotency_key), p(hash));
+        append(ps, h.seat_ids);
+        auto res = co_await db_->exec(pg_sql, std::move(ps));
+        if (res.rows.size() == 1 && res.rows.front().is_null(0)) {
+          const store::Row& diag = res.rows.front();
+          if (diag.i64("found") == count && diag.i64("free") == count) {
+            throw LimitHit();  // every seat was free: the counter refused
+          }
+          throw SeatsTaken();  // unknown seats are told apart below
+        }
+        if (res.rows.size() != n || res.rows.front().i64("written") != count + 1) {
+          // Cannot happen (the seats are locked before the write); never keep it quietly.
+          throw std::logic_error("seat hold: " + std::to_string(res.rows.size()) + " of " + std::to_string(n) +
+                                 " seats held");
+        }
+        change.seats = changes_from(res, SeatStatus::held);
+        for (auto& c : change.seats) {
+          c.hold_expires_at = r.expires_at;
+        }
+        r.items.clear();
+        r.amount = 0;
+        for (const auto& row : res.rows) {
+          ReservationItem it;
+          it.seat_id = row.str("seat_id");
+          it.label = row.str("label");
+          it.ticket_type_id = row.str("ticket_type_id");
+          it.unit_price = row.i64("price");
+          r.amount += it.unit_price;
+          r.items.push_back(std::move(it));
+        }
+        std::sort(r.items.begin(), r.items.end(),
+                  [](const ReservationItem& a, const ReservationItem& b) { return a.seat_id < b.seat_id; });
       }
       notify(change);
       co_return HoldResult{std::move(r), false};
@@ -375,6 +529,9 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
     } catch (const SeatsTaken&) {
       failure = errors::make("seat_unavailable");
     } catch (const store::DbError& e) {
+      if (e.retryable() && ++deadlock_retries <= 3) {
+        continue;  // a deadlock with a confirmation or expiry of the same user's seats: nothing was written
+      }
       if (e.kind != store::DbError::Kind::unique_violation) {
         throw;
       }
@@ -512,13 +669,24 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
   if (h.quantity > ev->per_user_limit) {
     throw limit_error(ev->per_user_limit);
   }
-  // Sold-out fast answer from a plain read, no transaction: after a sell-out most buyers end here.
-  // Only "sold out" is decided from it; a sale is always decided by the conditional writes.
-  auto free = co_await db_->exec(sql::kQuotaFree, params(p(h.event_id), p(h.ticket_type_id)));
-  if (free.one().i64("free") < h.quantity) {
-    throw errors::make("sold_out");
+  const bool pg = db_->engine() == store::Engine::postgres;
+  std::int64_t stripes = pg ? stripe_count(h.event_id, h.ticket_type_id) : 0;
+  if (!pg || stripes == 0) {
+    // Sold-out fast answer from a plain read, no transaction: after a sell-out most buyers end here.
+    // Only "sold out" is decided from it; a sale is always decided by the conditional writes.
+    // (PostgreSQL reads it only when the one-statement order below found its stripe full.)
+    auto free = co_await db_->exec(sql::kQuotaFree, params(p(h.event_id), p(h.ticket_type_id)));
+    if (free.one().i64("free") < h.quantity) {
+      throw errors::make("sold_out");
+    }
+    if (pg && free.one().i64("n") > 0) {
+      stripes = free.one().i64("n");
+      remember_stripes(h.event_id, h.ticket_type_id, stripes);
+    }
   }
   bool expired_swept = false;
+  bool pg_one_statement = pg && stripes > 0;
+  int deadlock_retries = 0;
   for (;;) {
     const Millis now = clock_->now_ms();
     Reservation r;
@@ -567,7 +735,7 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
                            params(p(r.id), p(h.user_id), p(h.event_id), p(h.ticket_type_id), p(h.quantity),
                                   p(r.amount), p(r.expires_at), p(h.idempotency_key), p(hash), p(now)));
         batch.emplace_back(sql::kSelectItems, params(p(r.id)));
-        auto res = co_await db_->pipeline(std::move(batch));
+        auto res = co_await run_grouped(std::move(batch));
         if (res.at(0).affected == 1) {
           if (res.at(1).affected != 1 || res.at(2).affected != 1 || res.at(3).affected != 1 ||
               res.at(4).rows.size() != 1) {
@@ -585,6 +753,39 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
           // No single stripe has room: several stripes, or sold out — the transaction decides.
         }
       }
+      if (pg_one_statement) {
+        // PostgreSQL: one random stripe as ONE statement (sql::kGaHoldPg: one round trip, one commit).
+        const auto stripe = static_cast<std::int64_t>(randombytes_uniform(static_cast<std::uint32_t>(stripes)));
+        auto ps = params(p(h.event_id), p(h.ticket_type_id), p(h.user_id), p(stripe), p(h.quantity),
+                         p(ev->per_user_limit), p(r.id), p(r.amount), p(r.expires_at), p(h.idempotency_key),
+                         p(hash), p(now), p(name), p(price));
+        auto res = co_await db_->exec(sql::kGaHoldPg, std::move(ps));
+        const store::Row& row = res.one();
+        if (!row.is_null("stripe")) {
+          if (row.i64("written") != 2) {
+            throw std::logic_error("quota hold: partial write");  // cannot happen: all from one CTE
+          }
+          ReservationItem it;
+          it.label = name;
+          it.ticket_type_id = h.ticket_type_id;
+          it.unit_price = price;
+          it.quantity = h.quantity;
+          it.stripe = row.i64("stripe");
+          r.items.clear();
+          r.items.push_back(std::move(it));
+          decided = true;
+        } else if (row.i64("room") == 1) {
+          throw LimitHit();
+        } else {
+          // This stripe is full: is anything left at all (a plain read), then the transaction decides
+          // (other stripes, or a quantity spread over several near sell-out).
+          pg_one_statement = false;
+          auto free = co_await db_->exec(sql::kQuotaFree, params(p(h.event_id), p(h.ticket_type_id)));
+          if (free.one().i64("free") < h.quantity) {
+            throw QuotaExhausted();
+          }
+        }
+      }
       if (!decided) {
         co_await db_->transaction(std::move(work));
       }
@@ -597,6 +798,9 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
     } catch (const QuotaExhausted&) {
       failure = errors::make("sold_out");
     } catch (const store::DbError& e) {
+      if (pg_one_statement && e.retryable() && ++deadlock_retries <= 3) {
+        continue;  // a deadlock on the counter or the stripe: the one statement wrote nothing
+      }
       if (e.kind != store::DbError::Kind::unique_violation) {
         throw;
       }
@@ -619,36 +823,45 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
 // ------------------------------------------------------------------------------------------------
 // Reads of reservations
 
-Task<void> ReservationStore::load_items(store::Tx& tx, Reservation& r) {
-  auto items = co_await tx.exec(sql::kSelectItems, params(p(r.id)));
-  r.items.clear();
-  for (const auto& row : items.rows) {
-    r.items.push_back(item_from(row));
-  }
-}
-
-Task<std::optional<Reservation>> ReservationStore::load(store::Tx& tx, const std::string& id, bool lock) {
-  auto res =
-      co_await tx.exec(lock && is_pg(tx) ? sql::kLockReservation : sql::kSelectReservation, params(p(id)));
+namespace {
+// Rows of kSelectReservationWithItems / kLockReservationWithItems: the reservation and its items.
+std::optional<Reservation> reservation_with_items(const store::Result& res) {
   if (res.empty()) {
-    co_return std::nullopt;
+    return std::nullopt;
   }
   Reservation r = reservation_from(res.rows.front());
-  co_await load_items(tx, r);
-  co_return r;
+  for (const auto& row : res.rows) {
+    if (row.is_null("item_idx")) {
+      continue;  // no items (LEFT JOIN)
+    }
+    ReservationItem i;
+    i.seat_id = row.opt_str("item_seat_id");
+    i.label = row.str("item_label");
+    i.ticket_type_id = row.str("item_ticket_type_id");
+    i.unit_price = row.i64("item_unit_price");
+    i.quantity = row.i64("item_quantity");
+    i.stripe = row.opt_i64("item_stripe");
+    r.items.push_back(std::move(i));
+  }
+  return r;
+}
+}  // namespace
+
+Task<std::optional<Reservation>> ReservationStore::load(store::Tx& tx, const std::string& id, bool lock) {
+  // One statement for the reservation and its items (was two).
+  std::string text;
+  if (lock && is_pg(tx)) {
+    text = sql::kLockReservationWithItems;
+  } else {
+    text = sql::kSelectReservationWithItems;
+  }
+  auto res = co_await tx.exec(text, params(p(id)));
+  co_return reservation_with_items(res);
 }
 
 Task<std::optional<Reservation>> ReservationStore::find(const std::string& id) {
-  auto res = co_await db_->exec(sql::kSelectReservation, params(p(id)));
-  if (res.empty()) {
-    co_return std::nullopt;
-  }
-  Reservation r = reservation_from(res.rows.front());
-  auto items = co_await db_->exec(sql::kSelectItems, params(p(r.id)));
-  for (const auto& row : items.rows) {
-    r.items.push_back(item_from(row));
-  }
-  co_return r;
+  auto res = co_await db_->exec(sql::kSelectReservationWithItems, params(p(id)));
+  co_return reservation_with_items(res);
 }
 
 Task<std::vector<Reservation>> ReservationStore::list_for_user(const std::string& user_id,
@@ -942,13 +1155,10 @@ Task<ConfirmResult> ReservationStore::confirm(store::Tx& tx, const PaymentComple
 // Sold out
 
 Task<bool> ReservationStore::mark_if_sold_out(store::Tx& tx, const std::string& event_id, Millis now) {
-  // Cheapest checks first: a marked event, then any unsold seat (found at once until the very end).
-  auto marked = co_await tx.exec(sql::kSoldOutMarked, params(p(event_id)));
-  if (!marked.empty()) {
-    co_return false;
-  }
-  auto unsold = co_await tx.exec(sql::kAnyUnsoldSeat, params(p(event_id)));
-  if (!unsold.empty()) {
+  // Cheapest checks first, in one statement: a marked event, any unsold seat (found at once until
+  // the very end), any quota unit nobody holds. On almost every confirmation one of them answers.
+  auto pre = co_await tx.exec(sql::kSoldOutPrecheck, params(p(event_id)));
+  if (pre.one().i64("marked") > 0 || pre.one().i64("unsold") > 0 || pre.one().i64("free") > 0) {
     co_return false;
   }
   auto quota = co_await tx.exec(sql::kQuotaCapacity, params(p(event_id)));

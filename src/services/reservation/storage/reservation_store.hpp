@@ -21,6 +21,9 @@ namespace tiketi::reservation {
 struct StoreOptions {
   std::int64_t quota_stripes = 32;  // rows per general-admission quota
   Millis event_cache_ms = 1'000;    // how long an EventInfo read is reused by holds
+  // SQLite group commit: holds that queue up while one write transaction runs share the next one
+  // (each hold's statements are conditional, so each stays all or nothing). 1 turns it off.
+  std::size_t sqlite_hold_batch = 64;
 };
 
 struct HoldResult {
@@ -141,9 +144,19 @@ class ReservationStore {
   Task<std::optional<Ticket>> ticket(const std::string& code);
   Task<Checkin> check_in(const std::string& code, const std::string& staff_id);
 
+  // Group commit counters (SQLite holds): write transactions run, holds they carried.
+  std::uint64_t hold_batches() const;
+  std::uint64_t hold_batched() const;
+  std::uint64_t hold_batches_failed() const;  // shared transactions that failed (holds re-run alone)
+
  private:
+  // SQLite: a hold's statements (a db pipeline), run in one write transaction together with other
+  // holds queued meanwhile. Results are this hold's own, in order. If the shared transaction fails,
+  // each hold runs again alone, so an error belongs to the hold that caused it.
+  Task<std::vector<store::Result>> run_grouped(std::vector<std::pair<std::string, store::Params>> stmts);
+  struct GroupCommit;
+
   Task<std::optional<Reservation>> load(store::Tx& tx, const std::string& id, bool lock);
-  Task<void> load_items(store::Tx& tx, Reservation& r);
   Task<std::optional<HoldResult>> replay(const std::string& user_id, const std::optional<std::string>& key,
                                          const std::string& hash);
   Task<std::vector<std::pair<std::int64_t, std::int64_t>>> take_quota(store::Tx& tx,
@@ -172,6 +185,7 @@ class ReservationStore {
     Millis fetched_at = 0;
   };
   std::map<std::string, TicketTypeInfo> ticket_types_;  // "event\nticket type", reused like events_
+  std::shared_ptr<GroupCommit> group_;
 };
 
 Reservation reservation_from(const store::Row& row);

@@ -74,6 +74,35 @@ std::vector<std::string> hold_seats_sqlite(std::size_t n) {
   return out;
 }
 
+std::string hold_seats_pg(std::size_t n) {
+  const std::string ids = placeholders(10, n);
+  return "WITH lim0 AS (SELECT tickets FROM user_limits WHERE event_id = $1::text AND user_id = $6::text FOR UPDATE),"
+         " locked AS (SELECT seat_id, status, hold_expires_at FROM seats WHERE event_id = $1::text AND seat_id IN (" +
+         ids +
+         ") AND (SELECT COUNT(*) FROM lim0) >= 0 ORDER BY seat_id FOR UPDATE),"
+         " ok AS (SELECT COUNT(*) AS found, COUNT(*) FILTER (WHERE status = 'available'"
+         " OR (status = 'held' AND hold_expires_at < $4::bigint)) AS free FROM locked),"
+         " lim AS (INSERT INTO user_limits (event_id, user_id, tickets) SELECT $1::text, $6::text, $5::bigint FROM ok"
+         " WHERE ok.free = $5::bigint"
+         " ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = user_limits.tickets + excluded.tickets"
+         " WHERE user_limits.tickets + excluded.tickets <= $7::bigint RETURNING tickets),"
+         " held AS (UPDATE seats SET status = 'held', hold_id = $2::text, hold_expires_at = $3::bigint,"
+         " reservation_id = NULL, version = version + 1 WHERE event_id = $1::text AND seat_id IN (" +
+         ids +
+         ") AND EXISTS (SELECT 1 FROM lim) RETURNING seat_id, label, ticket_type_id, price, version),"
+         " res AS (INSERT INTO reservations (id, user_id, event_id, status, kind, ticket_type_id, quantity, amount,"
+         " expires_at, idempotency_key, request_hash, created_at, updated_at)"
+         " SELECT $2::text, $6::text, $1::text, 'PENDING', 'seated', NULL, $5::bigint, SUM(price), $3::bigint,"
+         " $8::text, $9::text, $4::bigint, $4::bigint FROM held HAVING COUNT(*) > 0 RETURNING id),"
+         " items AS (INSERT INTO reservation_items (reservation_id, idx, seat_id, label, ticket_type_id, unit_price,"
+         " quantity, stripe) SELECT $2::text, (ROW_NUMBER() OVER (ORDER BY seat_id) - 1)::integer, seat_id, label,"
+         " ticket_type_id, price, 1, NULL FROM held RETURNING idx)"
+         " SELECT h.seat_id, h.label, h.ticket_type_id, h.price, h.version, NULL::bigint AS found,"
+         " NULL::bigint AS free, (SELECT COUNT(*) FROM res) + (SELECT COUNT(*) FROM items) AS written FROM held h"
+         " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, ok.found, ok.free, 0 FROM ok"
+         " WHERE NOT EXISTS (SELECT 1 FROM held)";
+}
+
 std::string lock_seats(std::size_t n, bool for_update) {
   return "SELECT seat_id, status, hold_id, hold_expires_at, reservation_id FROM seats WHERE event_id = $1"
          " AND seat_id IN (" +

@@ -103,6 +103,47 @@ inline constexpr const char* kGaReservationSqlite =
     " idempotency_key, request_hash, created_at, updated_at)"
     " SELECT $1, $2, $3, 'PENDING', 'general_admission', $4, $5, $6, $7, $8, $9, $10, $10"
     " WHERE EXISTS (SELECT 1 FROM reservation_items WHERE reservation_id = $1)";
+// The whole seat hold as ONE PostgreSQL statement (one round trip, one implicit transaction, one
+// commit). Parameters as hold_seats_sqlite: $1 event, $2 reservation (= hold) id, $3 hold expiry,
+// $4 now, $5 seat count, $6 user, $7 per-user limit, $8 idempotency key, $9 request hash, $10.. sorted
+// seat ids. Lock order as everywhere else: the user's counter row, then the seats in seat-id order
+// (SELECT … ORDER BY seat_id FOR UPDATE, which in READ COMMITTED returns each row's newest committed
+// version). Only when every requested seat exists and is free does the counter move (within the
+// limit, ON CONFLICT … WHERE), and only when the counter moved are the seats, the reservation and
+// its items written: all or nothing without an error on a conflict. The UPDATE of the seats carries
+// no status condition on purpose: its scan sees the statement's snapshot, which may be older than the
+// version locked above (PostgreSQL re-checks the conditions on the newest version only when they
+// held on the snapshot's); the locks make the check above final.
+// Returns the seats held (seat_id, label, ticket_type_id, price, version), or — when nothing was
+// held — one row with seat_id NULL and `found` (requested seats that exist) and `free` (of those,
+// free); free = n with nothing held means the per-user limit.
+std::string hold_seats_pg(std::size_t n);
+// A general-admission hold from one given stripe as ONE PostgreSQL statement (same reasoning as
+// hold_seats_pg; lock order counter -> stripe). $1 event, $2 ticket type, $3 user, $4 stripe,
+// $5 quantity, $6 per-user limit, $7 reservation id, $8 amount, $9 expiry, $10 idempotency key,
+// $11 request hash, $12 now, $13 item label (ticket type name), $14 unit price.
+// Returns one row: `stripe` (NULL when nothing was written) and `room` (1 when the stripe had room;
+// room = 1 with stripe NULL means the per-user limit).
+inline constexpr const char* kGaHoldPg =
+    "WITH lim0 AS (SELECT tickets FROM user_limits WHERE event_id = $1::text AND user_id = $3::text FOR UPDATE),"
+    " st AS (SELECT stripe, cap, used FROM quota_stripes WHERE event_id = $1::text AND ticket_type_id = $2::text"
+    " AND stripe = $4::integer AND (SELECT COUNT(*) FROM lim0) >= 0 FOR UPDATE),"
+    " lim AS (INSERT INTO user_limits (event_id, user_id, tickets) SELECT $1::text, $3::text, $5::bigint FROM st"
+    " WHERE st.used + $5::bigint <= st.cap"
+    " ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = user_limits.tickets + excluded.tickets"
+    " WHERE user_limits.tickets + excluded.tickets <= $6::bigint RETURNING tickets),"
+    " take AS (UPDATE quota_stripes SET used = used + $5::bigint WHERE event_id = $1::text"
+    " AND ticket_type_id = $2::text AND stripe = $4::integer AND EXISTS (SELECT 1 FROM lim) RETURNING stripe),"
+    " res AS (INSERT INTO reservations (id, user_id, event_id, status, kind, ticket_type_id, quantity, amount,"
+    " expires_at, idempotency_key, request_hash, created_at, updated_at)"
+    " SELECT $7::text, $3::text, $1::text, 'PENDING', 'general_admission', $2::text, $5::bigint, $8::bigint,"
+    " $9::bigint, $10::text, $11::text, $12::bigint, $12::bigint FROM take RETURNING id),"
+    " items AS (INSERT INTO reservation_items (reservation_id, idx, seat_id, label, ticket_type_id, unit_price,"
+    " quantity, stripe) SELECT $7::text, 0, NULL, $13::text, $2::text, $14::bigint, $5::bigint, stripe FROM take"
+    " RETURNING idx)"
+    " SELECT (SELECT stripe FROM take) AS stripe,"
+    " (SELECT COUNT(*) FROM st WHERE st.used + $5::bigint <= st.cap) AS room,"
+    " (SELECT COUNT(*) FROM res) + (SELECT COUNT(*) FROM items) AS written";
 // Seats of one reservation, locked in seat order on PostgreSQL ($1 event, $2.. seat ids).
 std::string lock_seats(std::size_t n, bool for_update);
 // $1 event, $2 reservation, $3.. seat ids. These three return (seat_id, version) of the rows changed.
@@ -137,10 +178,6 @@ inline constexpr const char* kInsertReservation =
     "expires_at,"
     " idempotency_key, request_hash, created_at, updated_at)"
     " VALUES ($1, $2, $3, 'PENDING', $4, $5, $6, $7, $8, $9, $10, $11, $11)";
-inline constexpr const char* kSelectReservation =
-    "SELECT " TIKETI_RESERVATION_COLUMNS " FROM reservations WHERE id = $1";
-inline constexpr const char* kLockReservation =
-    "SELECT " TIKETI_RESERVATION_COLUMNS " FROM reservations WHERE id = $1 FOR UPDATE";
 inline constexpr const char* kSelectByKey =
     "SELECT " TIKETI_RESERVATION_COLUMNS " FROM reservations WHERE user_id = $1 AND idempotency_key = $2";
 inline constexpr const char* kListByUser = "SELECT " TIKETI_RESERVATION_COLUMNS
@@ -152,6 +189,19 @@ inline constexpr const char* kAdminSearch =
     " WHERE ($1 = '' OR event_id = $1) AND ($2 = '' OR user_id = $2) AND ($3 = '' OR status = $3)"
     " ORDER BY created_at DESC, id DESC LIMIT $4";
 #undef TIKETI_RESERVATION_COLUMNS
+// A reservation and its items in one statement (LEFT JOIN: a row per item, item columns prefixed
+// "item_", NULL when it has none), ordered by item. The locking variant locks only the reservation
+// row on PostgreSQL (FOR UPDATE OF r).
+#define TIKETI_RESERVATION_WITH_ITEMS                                                                           \
+  "SELECT r.id, r.user_id, r.event_id, r.status, r.kind, r.ticket_type_id, r.quantity, r.amount, r.expires_at," \
+  " r.idempotency_key, r.request_hash, r.payment_id, r.created_at, r.updated_at, r.confirmed_at,"              \
+  " r.cancelled_at, i.idx AS item_idx, i.seat_id AS item_seat_id, i.label AS item_label,"                     \
+  " i.ticket_type_id AS item_ticket_type_id, i.unit_price AS item_unit_price, i.quantity AS item_quantity,"   \
+  " i.stripe AS item_stripe FROM reservations r LEFT JOIN reservation_items i ON i.reservation_id = r.id"     \
+  " WHERE r.id = $1 ORDER BY i.idx"
+inline constexpr const char* kSelectReservationWithItems = TIKETI_RESERVATION_WITH_ITEMS;
+inline constexpr const char* kLockReservationWithItems = TIKETI_RESERVATION_WITH_ITEMS " FOR UPDATE OF r";
+#undef TIKETI_RESERVATION_WITH_ITEMS
 inline constexpr const char* kSelectItems =
     "SELECT idx, seat_id, label, ticket_type_id, unit_price, quantity, stripe FROM reservation_items"
     " WHERE reservation_id = $1 ORDER BY idx";
@@ -195,9 +245,6 @@ inline constexpr const char* kCheckIn =
     " WHERE code = $1 AND status = 'valid' AND checked_in_at IS NULL";
 
 // ---- sold out (inventory.sold_out, once per event) ----
-inline constexpr const char* kSoldOutMarked = "SELECT sold_out_at FROM sold_out WHERE event_id = $1";
-inline constexpr const char* kAnyUnsoldSeat =
-    "SELECT seat_id FROM seats WHERE event_id = $1 AND status <> 'sold' LIMIT 1";
 inline constexpr const char* kAnySeat = "SELECT seat_id FROM seats WHERE event_id = $1 LIMIT 1";
 inline constexpr const char* kQuotaCapacity =
     "SELECT COALESCE(SUM(cap), 0) AS cap, COALESCE(SUM(cap - used), 0) AS free, COUNT(*) AS n FROM quota_stripes"
@@ -205,6 +252,12 @@ inline constexpr const char* kQuotaCapacity =
 inline constexpr const char* kConfirmedQuotaUnits =
     "SELECT COALESCE(SUM(quantity), 0) AS n FROM reservations WHERE event_id = $1 AND status = 'CONFIRMED'"
     " AND kind = 'general_admission'";
+// The cheap answers of mark_if_sold_out in one statement: already announced, any seat unsold, any
+// quota unit nobody holds. Any of them non-zero: not sold out.
+inline constexpr const char* kSoldOutPrecheck =
+    "SELECT (SELECT COUNT(*) FROM sold_out WHERE event_id = $1) AS marked,"
+    " (SELECT COUNT(*) FROM (SELECT 1 FROM seats WHERE event_id = $1 AND status <> 'sold' LIMIT 1) u) AS unsold,"
+    " (SELECT COALESCE(SUM(cap - used), 0) FROM quota_stripes WHERE event_id = $1) AS free";
 inline constexpr const char* kMarkSoldOut =
     "INSERT INTO sold_out (event_id, sold_out_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING";
 // Candidates for the periodic check (a confirmation racing another may miss the last seat).
