@@ -364,6 +364,28 @@ std::vector<SeatChange> changes_from(const store::Result& res, SeatStatus status
   }
   return out;
 }
+
+// The seats a hold just took (rows: seat_id, label, ticket_type_id, price, status columns) become
+// the reservation's items and amount and the seat-map change.
+void take_held_seats(const store::Result& held, Reservation& r, InventoryChange& change) {
+  change.seats = changes_from(held, SeatStatus::held);
+  for (auto& c : change.seats) {
+    c.hold_expires_at = r.expires_at;
+  }
+  r.items.clear();
+  r.amount = 0;
+  for (const auto& row : held.rows) {
+    ReservationItem it;
+    it.seat_id = row.str("seat_id");
+    it.label = row.str("label");
+    it.ticket_type_id = row.str("ticket_type_id");
+    it.unit_price = row.i64("price");
+    r.amount += it.unit_price;
+    r.items.push_back(std::move(it));
+  }
+  std::sort(r.items.begin(), r.items.end(),
+            [](const ReservationItem& a, const ReservationItem& b) { return a.seat_id < b.seat_id; });
+}
 }  // namespace
 
 std::int64_t ReservationStore::stripe_count(const std::string& event_id, const std::string& ticket_type_id) {
@@ -468,23 +490,7 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
           }
           throw SeatsTaken();
         }
-        change.seats = changes_from(held, SeatStatus::held);
-        for (auto& c : change.seats) {
-          c.hold_expires_at = r.expires_at;
-        }
-        r.items.clear();
-        r.amount = 0;
-        for (const auto& row : held.rows) {
-          ReservationItem it;
-          it.seat_id = row.str("seat_id");
-          it.label = row.str("label");
-          it.ticket_type_id = row.str("ticket_type_id");
-          it.unit_price = row.i64("price");
-          r.amount += it.unit_price;
-          r.items.push_back(std::move(it));
-        }
-        std::sort(r.items.begin(), r.items.end(),
-                  [](const ReservationItem& a, const ReservationItem& b) { return a.seat_id < b.seat_id; });
+        take_held_seats(held, r, change);
       } else {
         // PostgreSQL: the same decision as ONE statement (one round trip, one commit; see
         // sql::hold_seats_pg): the counter row, then the seats in seat order, are locked inside it.
@@ -504,23 +510,7 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
           throw std::logic_error("seat hold: " + std::to_string(res.rows.size()) + " of " + std::to_string(n) +
                                  " seats held");
         }
-        change.seats = changes_from(res, SeatStatus::held);
-        for (auto& c : change.seats) {
-          c.hold_expires_at = r.expires_at;
-        }
-        r.items.clear();
-        r.amount = 0;
-        for (const auto& row : res.rows) {
-          ReservationItem it;
-          it.seat_id = row.str("seat_id");
-          it.label = row.str("label");
-          it.ticket_type_id = row.str("ticket_type_id");
-          it.unit_price = row.i64("price");
-          r.amount += it.unit_price;
-          r.items.push_back(std::move(it));
-        }
-        std::sort(r.items.begin(), r.items.end(),
-                  [](const ReservationItem& a, const ReservationItem& b) { return a.seat_id < b.seat_id; });
+        take_held_seats(res, r, change);
       }
       notify(change);
       co_return HoldResult{std::move(r), false};
