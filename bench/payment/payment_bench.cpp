@@ -3,11 +3,14 @@
 //
 //   tiketi_payment_bench --payment URL --reservation URL --event URL --sim URL --jwt-secret S
 //                        [--holds N] [--concurrency C] [--duration SEC] [--sim-secret S] [--raw-duration SEC]
-//                        [--phase-cmd CMD]   (run as "CMD setup_done" and "CMD flow_done" between phases)
+//                        [--warmup SEC] [--phase-cmd CMD]   (run as "CMD setup_done" and "CMD flow_done"
+//                        between phases)
 //
 // 1. setup (not measured): an admin token and user tokens are minted with the services' JWT secret
 //    (no sign-up on the hot path), a general-admission event with a 1,000,000 quota is created and
 //    published, and N PENDING reservations of one ticket are held (20 per user, the per-user limit).
+// 1b. warm-up (not measured, --warmup, default 2 s): the same flow as 2., so the services' database
+//    pools, prepared statements and keep-alive connections exist before measuring (steady state).
 // 2. flow (measured): C concurrent clients, each one payment at a time: POST /api/v1/payments
 //    (card, Idempotency-Key) -> the hosted checkout at the simulator (POST /checkout/pay, the
 //    browser's step) -> POST /api/v1/payments/{id}/confirm -> 200 CONFIRMED.
@@ -53,6 +56,7 @@ struct Opts {
   int concurrency = 256;
   double duration = 15;
   double raw_duration = 5;
+  double warmup = 2;  // seconds of the same flow before the measured phase (not measured)
   int setup_concurrency = 64;
   std::string phase_cmd;  // run as "<cmd> setup_done" / "<cmd> flow_done"
 };
@@ -262,7 +266,7 @@ class Bench {
 
   Task<void> flow_worker(Stats& st, Clock::time_point end) {
     while (Clock::now() < end) {
-      const int i = next_++;
+      const int i = hold_next_++;  // holds are used once, across the warm-up and the measured phase
       if (i >= static_cast<int>(holds_.size())) {
         co_return;
       }
@@ -374,6 +378,7 @@ class Bench {
   Task<json> measure(bool raw, double seconds) {
     Stats st;
     next_ = 0;
+    const int holds_before = hold_next_.load();
     const auto cpu0 = cpu_seconds();
     const auto t0 = Clock::now();
     const auto end = t0 + std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
@@ -399,7 +404,7 @@ class Bench {
     if (!raw) {
       out["confirm_p50_ms"] = pct(st.confirm_ms, 0.50);
       out["confirm_p99_ms"] = pct(st.confirm_ms, 0.99);
-      out["holds_used"] = std::min<int>(next_.load(), static_cast<int>(holds_.size()));
+      out["holds_used"] = std::min<int>(hold_next_.load(), static_cast<int>(holds_.size())) - holds_before;
       out["holds_available"] = holds_.size();
     }
     co_return out;
@@ -422,6 +427,14 @@ class Bench {
                 {"holds", holds_.size()},
                 {"setup_hold_errors", setup_errors_.load()},
                 {"setup_holds_per_second", static_cast<double>(holds_.size()) / std::max(setup_hold_seconds_, 1e-9)}};
+    if (o_.warmup > 0) {
+      // The same flow, not measured: every pool connection (and its prepared statements) and every
+      // keep-alive connection exists before the measured phase starts, as in a service at steady state.
+      auto warm = co_await measure(false, o_.warmup);
+      report["warmup"] = warm;
+      asio::steady_timer settle(co_await asio::this_coro::executor, std::chrono::milliseconds(500));
+      co_await settle.async_wait(asio::use_awaitable);
+    }
     phase("setup_done");
     report["flow"] = co_await measure(false, o_.duration);
     phase("flow_done");
@@ -440,6 +453,7 @@ class Bench {
   std::vector<std::string> users_, tokens_;
   std::vector<std::pair<std::string, std::size_t>> holds_;
   std::atomic<int> next_{0};
+  std::atomic<int> hold_next_{0};
   std::atomic<int> setup_errors_{0};
   double setup_hold_seconds_ = 0;
   const std::string none_;
@@ -463,6 +477,7 @@ int main(int argc, char** argv) {
     else if (k == "--concurrency") o.concurrency = std::stoi(v);
     else if (k == "--duration") o.duration = std::stod(v);
     else if (k == "--raw-duration") o.raw_duration = std::stod(v);
+    else if (k == "--warmup") o.warmup = std::stod(v);
     else if (k == "--phase-cmd") o.phase_cmd = v;
     else {
       std::cerr << "unknown option " << k << "\n";
@@ -471,7 +486,8 @@ int main(int argc, char** argv) {
   }
   if (o.payment.empty() || o.reservation.empty() || o.event.empty() || o.sim.empty() || o.jwt_secret.empty()) {
     std::cerr << "usage: tiketi_payment_bench --payment URL --reservation URL --event URL --sim URL --jwt-secret S "
-                 "[--holds N] [--concurrency C] [--duration S] [--raw-duration S] [--sim-secret S] [--phase-cmd CMD]\n";
+                 "[--holds N] [--concurrency C] [--duration S] [--raw-duration S] [--warmup S] [--sim-secret S] "
+                 "[--phase-cmd CMD]\n";
     return 2;
   }
   asio::io_context io(1);

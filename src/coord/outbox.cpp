@@ -1,5 +1,6 @@
 #include "coord/outbox.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -9,8 +10,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <set>
 #include <mutex>
 
+#include "coord/memory/memory_state.hpp"
 #include "core/ids.hpp"
 
 namespace tiketi::coord {
@@ -44,10 +47,22 @@ constexpr const char* kInsertEvent =
 constexpr const char* kSelectUnpublished =
     "SELECT id, topic, key, payload, trace_id, created_at FROM outbox WHERE published_at IS NULL "
     "ORDER BY created_at, id LIMIT $1";
-constexpr const char* kMarkPublished = "UPDATE outbox SET published_at = $1 WHERE id = $2";
+// A whole published batch is marked by one statement; the ids travel as one parameter (a text[]
+// literal on PostgreSQL, a JSON array on SQLite), so the text is the same for every batch size.
+constexpr const char* kMarkPublishedPg = "UPDATE outbox SET published_at = $1 WHERE id = ANY($2::text[])";
+constexpr const char* kMarkPublishedSqlite =
+    "UPDATE outbox SET published_at = $1 WHERE id IN (SELECT value FROM json_each($2))";
 constexpr const char* kRecordProcessed =
     "INSERT INTO processed_events (event_id, consumer_group, processed_at) VALUES ($1, $2, $3) "
     "ON CONFLICT DO NOTHING";
+// The dedupe rows of a batch in one statement; RETURNING names the ids not seen before (a repeat
+// inside the batch conflicts with its first copy and is not returned twice).
+constexpr const char* kRecordProcessedManyPg =
+    "INSERT INTO processed_events (event_id, consumer_group, processed_at) "
+    "SELECT unnest($1::text[]), $2::text, $3::bigint ON CONFLICT DO NOTHING RETURNING event_id";
+constexpr const char* kRecordProcessedManySqlite =
+    "INSERT INTO processed_events (event_id, consumer_group, processed_at) "
+    "SELECT value, $2, $3 FROM json_each($1) WHERE true ON CONFLICT DO NOTHING RETURNING event_id";
 
 constexpr Ttl kRelayLeaseTtl{10'000};
 
@@ -89,6 +104,94 @@ Event event_from(const StreamEntry& e, const std::string& topic) {
     ev.created_at_ms = 0;
   }
   return ev;
+}
+
+// A list of texts as one bound parameter: a PostgreSQL array literal ({"a","b"}, every element
+// quoted, '"' and '\\' escaped) or a JSON array for SQLite's json_each.
+std::string text_list(store::Engine engine, const std::vector<std::string>& items) {
+  std::string out;
+  out.reserve(items.size() * 40 + 2);
+  const bool pg = engine == store::Engine::postgres;
+  out += pg ? '{' : '[';
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += '"';
+    for (const char c : items[i]) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (!pg && static_cast<unsigned char>(c) < 0x20) {
+        static const char* hex = "0123456789abcdef";
+        out += "\\u00";
+        out += hex[(c >> 4) & 0xf];
+        out += hex[c & 0xf];
+      } else {
+        out += c;
+      }
+    }
+    out += '"';
+  }
+  out += pg ? '}' : ']';
+  return out;
+}
+
+// XADDs a batch of entries in order in one call: KEYS = the stream of each entry, ARGV[1] = the
+// number of values per entry (field, value, field, value, ...), then the entries' values back to
+// back. Returns the new entry ids. If the call fails part-way, the entries added before stay (Redis
+// does not roll a script back); the relay then publishes the whole batch again (at least once).
+Script xadd_many_script() {
+  Script s;
+  s.name = "outbox.xadd_many";
+  s.lua = R"lua(
+local per = tonumber(ARGV[1])
+local ids = {}
+for i = 1, #KEYS do
+  local base = 1 + (i - 1) * per
+  ids[i] = redis.call('XADD', KEYS[i], '*', unpack(ARGV, base + 1, base + per))
+end
+return ids
+)lua";
+  s.native = [](MemoryState& m, const std::vector<std::string>& keys, const std::vector<std::string>& args) {
+    const std::size_t per = static_cast<std::size_t>(std::stoul(args.at(0)));
+    ReplyArray ids;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      std::vector<std::pair<std::string, std::string>> fields;
+      const std::size_t base = 1 + i * per;
+      for (std::size_t j = 0; j + 1 < per; j += 2) {
+        fields.emplace_back(args.at(base + j), args.at(base + j + 1));
+      }
+      ids.push_back(Reply{m.xadd(keys[i], std::move(fields))});
+    }
+    return Reply{std::move(ids)};
+  };
+  return s;
+}
+
+// XACKs several entries of one stream: KEYS[1] = stream, ARGV[1] = group, ARGV[2..] = entry ids.
+Script ack_many_script() {
+  Script s;
+  s.name = "consumer.ack_many";
+  s.lua = "return redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))";
+  s.native = [](MemoryState& m, const std::vector<std::string>& keys, const std::vector<std::string>& args) {
+    std::int64_t n = 0;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      n += m.ack(keys.at(0), args[0], args[i]) ? 1 : 0;
+    }
+    return Reply{n};
+  };
+  return s;
+}
+
+const Script& xadd_many() {
+  static const Script s = xadd_many_script();
+  return s;
+}
+
+const Script& ack_many() {
+  static const Script s = ack_many_script();
+  return s;
 }
 
 // A wake-up signal that may be raised from any thread before or while someone waits on it.
@@ -167,6 +270,7 @@ struct OutboxRelay::Impl {
   std::optional<Lease> lease;
   std::atomic<bool> stopped{false};
   Waker waker;
+  std::chrono::milliseconds min_interval{5};
 };
 
 OutboxRelay::OutboxRelay(store::DatabasePtr db, CoordinatorPtr coord, ClockPtr clock, LogContext log)
@@ -189,35 +293,58 @@ Task<int> OutboxRelay::publish_pending(int batch) {
     co_return 0;
   }
   auto rows = co_await self->db->exec(kSelectUnpublished, params(store::p(batch)));
-  std::vector<std::pair<std::string, store::Params>> marks;
-  std::exception_ptr failure;
+  if (rows.rows.empty()) {
+    co_return 0;
+  }
+  // Every row of the batch goes to its stream in one script call, in created_at order.
+  std::vector<std::string> streams;
+  std::vector<std::string> args;
+  std::vector<std::string> ids;
+  streams.reserve(rows.rows.size());
+  ids.reserve(rows.rows.size());
+  args.reserve(1 + rows.rows.size() * 12);
+  args.emplace_back();  // values per entry, set below
   for (const auto& row : rows.rows) {
-    std::string id = row.str("id");
-    std::string topic = row.str("topic");
-    try {
-      co_await self->coord->xadd(stream_for_topic(topic), entry_fields(row));
-    } catch (...) {
-      failure = std::current_exception();
-      break;
+    auto fields = entry_fields(row);
+    args[0] = std::to_string(fields.size() * 2);
+    streams.push_back(stream_for_topic(row.str("topic")));
+    ids.push_back(row.str("id"));
+    for (auto& [k, v] : fields) {
+      args.push_back(std::move(k));
+      args.push_back(std::move(v));
     }
-    marks.emplace_back(kMarkPublished, params(store::p(self->clock->now_ms()), store::p(id)));
   }
-  // Mark what reached the stream even when a later xadd failed; a crash before this point only
-  // means those rows are published again (consumers dedupe by id).
-  if (!marks.empty()) {
-    co_await self->db->pipeline(std::move(marks));
-  }
-  if (failure) {
-    std::rethrow_exception(failure);
-  }
+  auto added = co_await self->coord->eval(xadd_many(), std::move(streams), std::move(args));
+  (void)added;
+  // Marked only after the whole batch reached the streams; a crash or failure before this point
+  // only means those rows are published again (consumers dedupe by id).
+  const bool pg = self->db->engine() == store::Engine::postgres;
+  const char* mark_sql = pg ? kMarkPublishedPg : kMarkPublishedSqlite;
+  store::Params mark = params(store::p(self->clock->now_ms()), store::p(text_list(self->db->engine(), ids)));
+  auto marked = co_await self->db->exec(mark_sql, std::move(mark));
+  (void)marked;
   co_return static_cast<int>(rows.rows.size());
 }
+
+void OutboxRelay::set_min_interval(std::chrono::milliseconds interval) { impl_->min_interval = interval; }
 
 Task<void> OutboxRelay::run(int poll_ms) {
   auto self = impl_;
   self->waker.attach(co_await asio::this_coro::executor);
   constexpr int kBatch = 256;
+  auto last_pass = std::chrono::steady_clock::time_point{};
   while (!self->stopped) {
+    // Back-to-back wake-ups (a busy writer notifies after every commit): let the next pass start
+    // no sooner than min_interval after the previous one, so the rows of that interval go together.
+    const auto next_allowed = last_pass + self->min_interval;
+    if (const auto now = std::chrono::steady_clock::now(); now < next_allowed) {
+      asio::steady_timer gap(co_await asio::this_coro::executor, next_allowed - now);
+      co_await gap.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (self->stopped) {
+        break;
+      }
+    }
+    last_pass = std::chrono::steady_clock::now();
     int published = 0;
     try {
       published = co_await publish_pending(kBatch);
@@ -304,11 +431,115 @@ struct Consumer::Impl {
     co_return true;
   }
 
+  // Acks entries of one stream in one call.
+  Task<void> ack_all(const std::string& stream, std::vector<std::string> entry_ids) {
+    if (entry_ids.empty()) {
+      co_return;
+    }
+    if (entry_ids.size() == 1) {
+      co_await coord->ack(stream, group, std::move(entry_ids.front()));
+      co_return;
+    }
+    std::vector<std::string> keys;
+    keys.push_back(stream);
+    std::vector<std::string> args;
+    args.reserve(entry_ids.size() + 1);
+    args.push_back(group);
+    for (auto& id : entry_ids) {
+      args.push_back(std::move(id));
+    }
+    auto acked = co_await coord->eval(ack_many(), std::move(keys), std::move(args));
+    (void)acked;
+  }
+
+  // Handles several entries in ONE transaction (see EventHandler in the header): one dedupe
+  // statement, the handlers in order, one commit, one ack call. On any failure the transaction
+  // rolls back and each entry is handled on its own, so a poison event does not hold back the rest.
+  Task<int> handle_together(const std::string& topic, const std::vector<const StreamEntry*>& entries,
+                            const std::vector<Event>& events) {
+    const std::string stream = stream_for_topic(topic);
+    const EventHandler& handler = handlers.at(topic);
+    std::vector<std::string> ids;
+    ids.reserve(events.size());
+    for (const auto& ev : events) {
+      ids.push_back(ev.id);
+    }
+    // Sorted for the dedupe statement only (handlers still run in stream order): two consumers
+    // whose batches share ids then take the unique-index locks in the same order (no deadlock).
+    std::sort(ids.begin(), ids.end());
+    const bool pg = db->engine() == store::Engine::postgres;
+    const std::string list = text_list(db->engine(), ids);
+    bool committed = false;
+    std::string why;
+    try {
+      std::function<Task<void>(store::Tx&)> work = [&](store::Tx& tx) -> Task<void> {
+        // Built afresh on every attempt: Database::transaction reruns this on a retryable error.
+        const char* sql = pg ? kRecordProcessedManyPg : kRecordProcessedManySqlite;
+        store::Params bound = params(store::p(list), store::p(group), store::p(wall_ms()));
+        auto r = co_await tx.exec(sql, std::move(bound));
+        std::set<std::string> fresh;
+        for (const auto& row : r.rows) {
+          fresh.insert(row.str(0));
+        }
+        for (const auto& ev : events) {
+          if (fresh.erase(ev.id) == 0) {
+            continue;  // seen before (a redelivery), or a repeat of an entry earlier in this batch
+          }
+          co_await handler(tx, ev);
+        }
+      };
+      co_await db->transaction(std::move(work));
+      committed = true;
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    if (!committed) {
+      log::warn(log, "batch of events failed; handling them one by one",
+                {lf("topic", topic), lf("group", group), lf("entries", static_cast<std::int64_t>(entries.size())),
+                 lf("error", why)});
+      int n = 0;
+      for (const auto* e : entries) {
+        if (co_await handle(topic, *e)) {
+          ++n;
+        }
+      }
+      co_return n;
+    }
+    std::vector<std::string> entry_ids;
+    entry_ids.reserve(entries.size());
+    for (const auto* e : entries) {
+      entry_ids.push_back(e->id);
+    }
+    co_await ack_all(stream, std::move(entry_ids));
+    co_return static_cast<int>(entries.size());
+  }
+
   Task<int> handle_all(const std::string& topic, const std::vector<StreamEntry>& entries) {
+    const std::string stream = stream_for_topic(topic);
+    const std::size_t per_tx = static_cast<std::size_t>(std::max<std::int64_t>(options.max_per_transaction, 1));
     int n = 0;
-    for (const auto& e : entries) {
-      if (co_await handle(topic, e)) {
-        ++n;
+    std::vector<const StreamEntry*> chunk;
+    std::vector<Event> events;
+    std::size_t i = 0;
+    while (i < entries.size()) {
+      chunk.clear();
+      events.clear();
+      for (; i < entries.size() && chunk.size() < per_tx; ++i) {
+        Event ev = event_from(entries[i], topic);
+        if (ev.id.empty()) {
+          log::error(log, "dropping malformed stream entry", {lf("stream", stream), lf("entry", entries[i].id)});
+          co_await coord->ack(stream, group, entries[i].id);
+          continue;
+        }
+        chunk.push_back(&entries[i]);
+        events.push_back(std::move(ev));
+      }
+      if (chunk.size() == 1) {
+        if (co_await handle(topic, *chunk.front())) {
+          ++n;
+        }
+      } else if (!chunk.empty()) {
+        n += co_await handle_together(topic, chunk, events);
       }
     }
     co_return n;

@@ -46,8 +46,14 @@ class OutboxRelay {
   // Runs until stop(); polls every poll_ms and is woken early by notify().
   Task<void> run(int poll_ms = 50);
   // Publishes what is pending now if this relay holds (or can take) the lease "outbox:<schema>";
-  // returns the number published (0 when another replica holds the lease).
+  // returns the number published (0 when another replica holds the lease). One pass is four round
+  // trips whatever the batch size: lease, SELECT, one script that XADDs every row in order, one
+  // UPDATE that marks them all published.
   Task<int> publish_pending(int batch = 256);
+  // Under a steady stream of notify() calls, passes start at most this often (default 5 ms), so a
+  // busy writer's events leave in batches instead of one pass per commit. A notify after a quiet
+  // spell still starts a pass at once. Before run().
+  void set_min_interval(std::chrono::milliseconds interval);
   void notify();
   void stop();
 
@@ -58,12 +64,22 @@ class OutboxRelay {
 
 // Handler for one event inside the consumer's transaction. Throwing rolls back and the event is
 // retried later; returning commits and the event is acked.
+//
+// Several entries of one read share ONE transaction (up to ConsumerOptions::max_per_transaction):
+// one statement records all their ids in processed_events (entries seen before, and repeats inside
+// the batch, are skipped), the handlers run in stream order, one commit, then every entry is acked.
+// If any handler throws (or the commit fails), that transaction rolls back and the batch is handled
+// again one entry per transaction, so one poison event is left unacked for a later retry while the
+// others commit. A handler may therefore run more than once for an event whose effects were rolled
+// back; as with Database::transaction's retries, work outside `tx` (metrics, cache pokes) must
+// tolerate that.
 using EventHandler = std::function<Task<void>(store::Tx&, const Event&)>;
 
 struct ConsumerOptions {
   Ttl block{1'000};            // how long one read waits for new entries; also bounds stop() latency
   Ttl claim_min_idle{30'000};  // unacked this long (dead consumer, failed handler) -> taken over
   std::int64_t batch = 64;     // entries per read
+  std::int64_t max_per_transaction = 64;  // entries handled in one transaction (1 = one each)
 };
 
 class Consumer {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <future>
 #include <set>
+#include <thread>
 
 #include "coord/outbox.hpp"
 #include "coord/tests/coord_fixture.hpp"
@@ -314,6 +315,239 @@ TEST_P(OutboxTest, ConsumerRunHandlesUntilStopped) {
   EXPECT_EQ(running.wait_for(10s), std::future_status::ready) << "run() returns after stop()";
   running.get();
   EXPECT_EQ(calls->load(), 1);
+}
+
+// Delegates to a real Database and counts the transactions begun through it, so a test can tell
+// one transaction per batch from one per entry.
+class CountingDatabase : public store::Database {
+ public:
+  explicit CountingDatabase(store::DatabasePtr inner) : inner_(std::move(inner)) {}
+  store::Engine engine() const override { return inner_->engine(); }
+  const std::string& schema() const override { return inner_->schema(); }
+  Task<store::Result> exec(std::string_view sql, store::Params params) override {
+    auto r = co_await inner_->exec(sql, std::move(params));
+    co_return r;
+  }
+  Task<void> transaction(std::function<Task<void>(store::Tx&)> fn, int max_attempts) override {
+    ++transactions;
+    co_await inner_->transaction(std::move(fn), max_attempts);
+  }
+  Task<std::vector<store::Result>> pipeline(std::vector<std::pair<std::string, store::Params>> stmts) override {
+    auto r = co_await inner_->pipeline(std::move(stmts));
+    co_return r;
+  }
+  Task<bool> ping() override {
+    auto r = co_await inner_->ping();
+    co_return r;
+  }
+  std::size_t pool_size() const override { return inner_->pool_size(); }
+  std::size_t pool_in_use() const override { return inner_->pool_in_use(); }
+  void close() override {}
+  std::atomic<int> transactions{0};
+
+ private:
+  store::DatabasePtr inner_;
+};
+
+// The fields the relay writes for an event, for tests that put entries on a stream directly.
+std::vector<std::pair<std::string, std::string>> raw_entry(const std::string& id, const std::string& topic,
+                                                            const std::string& key) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.emplace_back("id", id);
+  fields.emplace_back("topic", topic);
+  fields.emplace_back("key", key);
+  fields.emplace_back("payload", "{}");
+  fields.emplace_back("created_at", "1");
+  fields.emplace_back("trace_id", "");
+  return fields;
+}
+
+TEST_P(OutboxTest, ConsumerCommitsABatchInOneTransactionInStreamOrder) {
+  constexpr int kEvents = 12;
+  std::vector<std::string> keys;
+  for (int i = 0; i < kEvents; ++i) {
+    keys.push_back(fmt_item(i));
+    add_item(keys.back(), topic_a_);
+  }
+  OutboxRelay relay(db_, coord_, clock_, LogContext{"test"});
+  ASSERT_EQ(run(relay.publish_pending()), kEvents);
+
+  auto counting = std::make_shared<CountingDatabase>(db_);
+  auto order = std::make_shared<std::vector<std::string>>();
+  Consumer consumer(counting, coord_, "mailer", "m1", LogContext{"test"});
+  consumer.on(topic_a_, [order](store::Tx& tx, const Event& ev) -> Task<void> {
+    order->push_back(ev.key);
+    co_await tx.exec("INSERT INTO handled (event_id, note) VALUES ($1, $2)", params(ev.id, ev.key));
+  });
+  EXPECT_EQ(run(consumer.poll_once()), kEvents);
+  EXPECT_EQ(counting->transactions.load(), 1) << "the whole read committed as one transaction";
+  EXPECT_EQ(*order, keys) << "handlers ran in stream order";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM handled"), kEvents);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM processed_events WHERE consumer_group = 'mailer'"), kEvents);
+  EXPECT_EQ(run(coord_->pending_count(stream_for_topic(topic_a_), "mailer")), 0) << "all acked";
+
+  // max_per_transaction splits a read into several transactions, still in order.
+  for (int i = 0; i < kEvents; ++i) {
+    add_item(fmt_item(100 + i), topic_a_);
+  }
+  ASSERT_EQ(run(relay.publish_pending()), kEvents);
+  consumer.set_options(ConsumerOptions{1'000ms, 30'000ms, 64, 5});
+  order->clear();
+  EXPECT_EQ(run(consumer.poll_once()), kEvents);
+  EXPECT_EQ(counting->transactions.load(), 1 + 3) << "12 entries in transactions of 5, 5 and 2";
+  ASSERT_EQ(order->size(), static_cast<std::size_t>(kEvents));
+  for (int i = 0; i < kEvents; ++i) {
+    EXPECT_EQ((*order)[static_cast<std::size_t>(i)], fmt_item(100 + i));
+  }
+  EXPECT_EQ(run(coord_->pending_count(stream_for_topic(topic_a_), "mailer")), 0);
+}
+
+TEST_P(OutboxTest, DuplicatesInsideABatchAndAcrossBatchesRunOnce) {
+  const auto stream = stream_for_topic(topic_a_);
+  const auto first = add_item("i1", topic_a_);
+  OutboxRelay relay(db_, coord_, clock_, LogContext{"test"});
+  run(relay.publish_pending());
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto counting = std::make_shared<CountingDatabase>(db_);
+  Consumer consumer(counting, coord_, "mailer", "m1", LogContext{"test"});
+  consumer.on(topic_a_, recording_handler(calls));
+  ASSERT_EQ(run(consumer.poll_once()), 1);
+
+  // One read now holds: a redelivery of an event handled earlier, a new event twice, another new one.
+  const auto second = add_item("i2", topic_a_);
+  const auto third = add_item("i3", topic_a_);
+  run(coord_->xadd(stream, raw_entry(first, topic_a_, "i1")));
+  run(coord_->xadd(stream, raw_entry(second, topic_a_, "i2")));
+  run(coord_->xadd(stream, raw_entry(second, topic_a_, "i2")));
+  run(coord_->xadd(stream, raw_entry(third, topic_a_, "i3")));
+  const int before = counting->transactions.load();
+  EXPECT_EQ(run(consumer.poll_once()), 4) << "every entry is acked as handled";
+  EXPECT_EQ(counting->transactions.load(), before + 1);
+  EXPECT_EQ(calls->load(), 3) << "i1 once earlier, i2 and i3 once each now";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM handled"), 3);
+  EXPECT_EQ(count("SELECT COUNT(DISTINCT event_id) FROM handled"), 3);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM processed_events"), 3);
+  EXPECT_EQ(run(coord_->pending_count(stream, "mailer")), 0);
+}
+
+TEST_P(OutboxTest, ThrowingHandlerInABatchLeavesOnlyThatEventForRetry) {
+  const auto stream = stream_for_topic(topic_a_);
+  for (int i = 0; i < 5; ++i) {
+    add_item(fmt_item(i), topic_a_);
+  }
+  OutboxRelay relay(db_, coord_, clock_, LogContext{"test"});
+  ASSERT_EQ(run(relay.publish_pending()), 5);
+  auto poisoned = std::make_shared<std::atomic<bool>>(true);
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto counting = std::make_shared<CountingDatabase>(db_);
+  Consumer consumer(counting, coord_, "mailer", "m1", LogContext{"test"});
+  consumer.set_options(ConsumerOptions{100ms, 100ms, 64});
+  consumer.on(topic_a_, [poisoned, calls](store::Tx& tx, const Event& ev) -> Task<void> {
+    ++*calls;
+    co_await tx.exec("INSERT INTO handled (event_id, note) VALUES ($1, $2)", params(ev.id, ev.key));
+    if (ev.key == "i2" && poisoned->load()) {
+      throw std::runtime_error("poison");
+    }
+  });
+  EXPECT_EQ(run(consumer.poll_once()), 4) << "the four good events commit";
+  // The batch ran i0..i2 and rolled back; then one transaction per entry (i2 fails again).
+  EXPECT_EQ(counting->transactions.load(), 1 + 5);
+  EXPECT_EQ(calls->load(), 3 + 5);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM handled"), 4) << "nothing of the rolled-back batch remains";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM handled WHERE note = 'i2'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM processed_events"), 4);
+  EXPECT_EQ(run(coord_->pending_count(stream, "mailer")), 1) << "only the poison event is left unacked";
+
+  // Fixed: the retry (a claim once idle) handles it, and nothing else runs again.
+  poisoned->store(false);
+  run(pass(200ms));
+  const int calls_before = calls->load();
+  EXPECT_EQ(run(consumer.poll_once()), 1);
+  EXPECT_EQ(calls->load(), calls_before + 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM handled"), 5);
+  EXPECT_EQ(count("SELECT COUNT(DISTINCT event_id) FROM handled"), 5);
+  EXPECT_EQ(run(coord_->pending_count(stream, "mailer")), 0);
+}
+
+TEST_P(OutboxTest, ConcurrentConsumersWithRedeliveriesHandleEachEventOnce) {
+  // Two consumers of one group run at once while events (and duplicates of them) keep arriving;
+  // a third consumer of the group handles the redeliveries. Each event must be handled once.
+  const auto stream = stream_for_topic(topic_a_);
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  Consumer c1(db_, coord_, "mailer", "c1", LogContext{"test"});
+  Consumer c2(db_, coord_, "mailer", "c2", LogContext{"test"});
+  for (Consumer* c : {&c1, &c2}) {
+    c->set_options(ConsumerOptions{50ms, 30'000ms, 16, 8});
+    c->on(topic_a_, recording_handler(calls));
+  }
+  auto run1 = boost::asio::co_spawn(loop_.ioc(), c1.run(), boost::asio::use_future);
+  auto run2 = boost::asio::co_spawn(loop_.ioc(), c2.run(), boost::asio::use_future);
+  OutboxRelay relay(db_, coord_, clock_, LogContext{"test"});
+  constexpr int kEvents = 120;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kEvents; ++i) {
+    ids.push_back(add_item(fmt_item(i), topic_a_));
+    if (i % 10 == 9) {
+      run(relay.publish_pending());
+      // Redeliver a few of the events published so far (a relay that crashed before marking).
+      for (int j = i - 9; j <= i; j += 3) {
+        run(coord_->xadd(stream, raw_entry(ids[static_cast<std::size_t>(j)], topic_a_, fmt_item(j))));
+      }
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (count("SELECT COUNT(*) FROM processed_events") < kEvents && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  // Wait for the acks of the last batches too.
+  while (run(coord_->pending_count(stream, "mailer")) > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  c1.stop();
+  c2.stop();
+  run1.get();
+  run2.get();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM handled"), kEvents);
+  EXPECT_EQ(count("SELECT COUNT(DISTINCT event_id) FROM handled"), kEvents);
+  EXPECT_EQ(calls->load(), kEvents) << "no handler ran for a duplicate";
+  EXPECT_EQ(run(coord_->pending_count(stream, "mailer")), 0);
+}
+
+TEST_P(OutboxTest, RelayMarksAWholeBatchWhateverTheIdText) {
+  // Rows whose ids need quoting in a PostgreSQL array literal and in JSON, plus more rows than one
+  // pass takes: every row is published exactly once and marked.
+  const auto stream = stream_for_topic(topic_a_);
+  run(coord_->create_group(stream, "check"));
+  std::vector<std::string> odd = {"a,b", "q\"uote", "back\\slash", "{brace}", "sp ace", "nul\x01l", "NULL"};
+  std::set<std::string> expected;
+  for (std::size_t i = 0; i < odd.size(); ++i) {
+    auto sql = std::string("INSERT INTO outbox (id, topic, key, payload, trace_id, created_at) "
+                           "VALUES ($1, $2, $3, '{}', '', $4)");
+    run(db_->exec(sql, params(odd[i], topic_a_, "k", static_cast<std::int64_t>(i) - 1000)));
+    expected.insert(odd[i]);
+  }
+  for (int i = 0; i < 300; ++i) {
+    expected.insert(add_item(fmt_item(i), topic_a_));
+  }
+  OutboxRelay relay(db_, coord_, clock_, LogContext{"test"});
+  EXPECT_EQ(run(relay.publish_pending()), 256);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"), 307 - 256);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND key = 'k'"), 0)
+      << "the odd ids came first (oldest) and are all marked";
+  EXPECT_EQ(run(relay.publish_pending()), 307 - 256);
+  EXPECT_EQ(run(relay.publish_pending()), 0);
+  std::multiset<std::string> seen;
+  for (;;) {
+    auto got = run(coord_->read_group(stream, "check", "t", 100, 0ms));
+    if (got.empty()) {
+      break;
+    }
+    for (const auto& e : got) {
+      seen.insert(*e.field("id"));
+    }
+  }
+  EXPECT_EQ(seen.size(), expected.size()) << "each row once";
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, OutboxTest,
