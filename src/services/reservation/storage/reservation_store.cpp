@@ -197,6 +197,7 @@ ReservationStore::ReservationStore(store::DatabasePtr db, ClockPtr clock, LogCon
 
 std::uint64_t ReservationStore::hold_batches() const { return group_->batches.load(std::memory_order_relaxed); }
 std::uint64_t ReservationStore::hold_batched() const { return group_->holds.load(std::memory_order_relaxed); }
+std::uint64_t ReservationStore::hold_deadlocks() const { return hold_deadlocks_.load(std::memory_order_relaxed); }
 std::uint64_t ReservationStore::hold_batches_failed() const {
   return group_->failed.load(std::memory_order_relaxed);
 }
@@ -388,6 +389,23 @@ void take_held_seats(const store::Result& held, Reservation& r, InventoryChange&
 }
 }  // namespace
 
+Task<void> ReservationStore::ensure_counter_row(const std::string& event_id, const std::string& user_id) {
+  std::string key = event_id + "\n" + user_id;
+  {
+    std::lock_guard lock(mu_);
+    if (counter_rows_.contains(key)) {
+      co_return;
+    }
+  }
+  auto r = co_await db_->exec(sql::kEnsureUserTickets, params(p(event_id), p(user_id)));
+  (void)r;
+  std::lock_guard lock(mu_);
+  if (counter_rows_.size() >= 200'000) {
+    counter_rows_.clear();  // bounded; a forgotten user costs one more no-op insert
+  }
+  counter_rows_.insert(std::move(key));
+}
+
 std::int64_t ReservationStore::stripe_count(const std::string& event_id, const std::string& ticket_type_id) {
   std::lock_guard lock(mu_);
   auto it = stripes_.find(event_id + "\n" + ticket_type_id);
@@ -494,6 +512,7 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
       } else {
         // PostgreSQL: the same decision as ONE statement (one round trip, one commit; see
         // sql::hold_seats_pg): the counter row, then the seats in seat order, are locked inside it.
+        co_await ensure_counter_row(h.event_id, h.user_id);
         auto ps = params(p(h.event_id), p(r.id), p(r.expires_at), p(now), p(count), p(h.user_id),
                          p(ev->per_user_limit), p(h.idempotency_key), p(hash));
         append(ps, h.seat_ids);
@@ -520,6 +539,7 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
       failure = errors::make("seat_unavailable");
     } catch (const store::DbError& e) {
       if (e.retryable() && ++deadlock_retries <= 3) {
+        hold_deadlocks_.fetch_add(1, std::memory_order_relaxed);
         continue;  // a deadlock with a confirmation or expiry of the same user's seats: nothing was written
       }
       if (e.kind != store::DbError::Kind::unique_violation) {
@@ -745,6 +765,7 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
       }
       if (pg_one_statement) {
         // PostgreSQL: one random stripe as ONE statement (sql::kGaHoldPg: one round trip, one commit).
+        co_await ensure_counter_row(h.event_id, h.user_id);
         const auto stripe = static_cast<std::int64_t>(randombytes_uniform(static_cast<std::uint32_t>(stripes)));
         auto ps = params(p(h.event_id), p(h.ticket_type_id), p(h.user_id), p(stripe), p(h.quantity),
                          p(ev->per_user_limit), p(r.id), p(r.amount), p(r.expires_at), p(h.idempotency_key),
@@ -789,6 +810,7 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
       failure = errors::make("sold_out");
     } catch (const store::DbError& e) {
       if (pg_one_statement && e.retryable() && ++deadlock_retries <= 3) {
+        hold_deadlocks_.fetch_add(1, std::memory_order_relaxed);
         continue;  // a deadlock on the counter or the stripe: the one statement wrote nothing
       }
       if (e.kind != store::DbError::Kind::unique_violation) {

@@ -2,12 +2,14 @@
 // The reservation service's storage: every decision about a seat or a quota is one database
 // transaction here. Lock order everywhere (so concurrent work cannot deadlock): reservation row ->
 // the user's counter row -> seats in seat-id order / quota stripes.
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -148,6 +150,7 @@ class ReservationStore {
   std::uint64_t hold_batches() const;
   std::uint64_t hold_batched() const;
   std::uint64_t hold_batches_failed() const;  // shared transactions that failed (holds re-run alone)
+  std::uint64_t hold_deadlocks() const;       // PostgreSQL one-statement holds retried after a deadlock
 
  private:
   // SQLite: a hold's statements (a db pipeline), run in one write transaction together with other
@@ -170,6 +173,12 @@ class ReservationStore {
   std::int64_t stripe_count(const std::string& event_id, const std::string& ticket_type_id);
   void remember_stripes(const std::string& event_id, const std::string& ticket_type_id, std::int64_t n);
   void forget_event(const std::string& event_id);
+  // PostgreSQL one-statement holds lock the user's counter row first, then the stripe or seats —
+  // but only if the row exists. For a user's first holds it does not, the statement locks the
+  // stripe/seats first and inserts the row last, and a concurrent hold of the same user that did
+  // find the row locks in the other order: a deadlock, found only after deadlock_timeout (1 s) while
+  // the stripe stays locked for everyone. So the row is made (tickets 0) before the first hold.
+  Task<void> ensure_counter_row(const std::string& event_id, const std::string& user_id);
 
   store::DatabasePtr db_;
   ClockPtr clock_;
@@ -179,6 +188,8 @@ class ReservationStore {
   std::mutex mu_;
   std::map<std::string, std::pair<EventInfo, Millis>> events_;  // event id -> (info, fetched at)
   std::map<std::string, std::int64_t> stripes_;                 // "event\nticket type" -> stripe count
+  std::atomic<std::uint64_t> hold_deadlocks_{0};
+  std::unordered_set<std::string> counter_rows_;                // "event\nuser" known to have a row
   struct TicketTypeInfo {
     std::string kind, name;
     std::int64_t price = 0;
