@@ -109,8 +109,10 @@ Task<std::vector<PointEntry>> PaymentStore::history(const std::string& user_id, 
   co_return out;
 }
 
-Task<void> PaymentStore::insert(store::Tx& tx, const Payment& x) {
-  store::Params params{p(x.id),
+namespace {
+// kInsertPayment's parameters, for both insert overloads.
+store::Params insert_params(const Payment& x) {
+  return store::Params{p(x.id),
                        p(x.user_id),
                        p(to_string(x.purpose)),
                        p(x.reservation_id),
@@ -123,23 +125,16 @@ Task<void> PaymentStore::insert(store::Tx& tx, const Payment& x) {
                        p(x.request_hash),
                        p(x.created_at),
                        p(x.expires_at)};
+}
+}  // namespace
+
+Task<void> PaymentStore::insert(store::Tx& tx, const Payment& x) {
+  auto params = insert_params(x);
   co_await tx.exec(sql::kInsertPayment, std::move(params));
 }
 
 Task<void> PaymentStore::insert(const Payment& x) {
-  store::Params params{p(x.id),
-                       p(x.user_id),
-                       p(to_string(x.purpose)),
-                       p(x.reservation_id),
-                       p(x.order_id),
-                       p(x.amount),
-                       p(x.points_amount),
-                       p(x.card_amount),
-                       p(to_string(x.status)),
-                       p(x.idempotency_key),
-                       p(x.request_hash),
-                       p(x.created_at),
-                       p(x.expires_at)};
+  auto params = insert_params(x);
   co_await db_->exec(sql::kInsertPayment, std::move(params));
 }
 
