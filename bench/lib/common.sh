@@ -1,18 +1,19 @@
 # shellcheck shell=bash
 # Shared by the benchmark scripts that compare a tiketi route with nginx serving the same bytes
-# (bench/http/run.sh, bench/event/run.sh). Sourced after scripts/lib/servers.sh (tiketi_free_port,
+# (bench/http/run.sh, bench/event/run.sh) and the reservation benchmark. Sourced after scripts/lib/servers.sh (tiketi_free_port,
 # tiketi_alive).
 #
-#   wait_http URL [PID]           -> 0 once URL answers 200 (gives up after 30 s or when PID dies)
-#   to_ms 8.50ms|950.00us|1.20s   -> milliseconds
+#   wait_http URL [PID] [SECONDS] -> 0 once URL answers 200 (gives up after SECONDS, default 30,
+#                                    or when PID dies)
+#   to_ms 8.50ms|950.00us|1.20s [DECIMALS] -> milliseconds (default 3 decimals)
 #   median N...                   -> the median
 #   bench_nginx_static DIR FILE   -> nginx (2 workers, access log to /dev/null, like production)
 #                                    serving DIR/nginx/html/FILE at /FILE; sets nginx_port. The
 #                                    caller stops it from DIR/nginx/nginx.pid.
 
 wait_http() {
-  local url=$1 pid=${2:-} _
-  for _ in $(seq 1 300); do
+  local url=$1 pid=${2:-} secs=${3:-30} _
+  for _ in $(seq 1 $((secs * 10))); do
     [[ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null)" == 200 ]] && return 0
     if [[ -n "$pid" ]] && ! tiketi_alive "$pid"; then return 1; fi
     sleep 0.1
@@ -21,12 +22,12 @@ wait_http() {
 }
 
 to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-    else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
-    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-    else { printf "%.3f", v }
+  awk -v v="$1" -v f="%.${2:-3}f" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf f, v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf f, v }
+    else if (v ~ /m$/) { sub(/m$/, "", v); printf f, v * 60000 }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf f, v * 1000 }
+    else { printf f, v }
   }'
 }
 

@@ -31,6 +31,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here=$root/bench/reservation
 # shellcheck source=scripts/lib/servers.sh
 source "$root/scripts/lib/servers.sh"
+# shellcheck source=bench/lib/common.sh
+source "$root/bench/lib/common.sh"
 
 bin=${TIKETI_BIN:-$root/build/release/src/app/tiketi}
 load=""
@@ -95,23 +97,6 @@ kid=bench1
 export TIKETI_AUTH__JWT_SECRET=$secret TIKETI_AUTH__JWT_KID=$kid TIKETI_LOG_LEVEL=warn
 export TIKETI_QUEUE__ADMISSION_SECRET="bench-admission-$secret"
 
-wait_http() {
-  local url=$1 pid=$2 _
-  for _ in $(seq 1 600); do
-    [[ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null)" == 200 ]] && return 0
-    tiketi_alive "$pid" || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.2f", v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v }
-    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.2f", v * 1000 }
-    else { printf "%.2f", v } }'
-}
 field() { sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p" <<<"$2" | head -n1; }
 
 declare -a rows=()
@@ -145,7 +130,7 @@ run_shape() {
     "$bin" serve --services all --listen "127.0.0.1:$port" --data-dir "$work/$sh/data" "${db_args[@]}" \
       </dev/null >/dev/null 2>"$work/$sh/tiketi.err" &
     tiketi_pid=$!
-    wait_http "http://127.0.0.1:$port/health/ready" "$tiketi_pid" && break
+    wait_http "http://127.0.0.1:$port/health/ready" "$tiketi_pid" 60 && break
     echo "bench: tiketi did not start (attempt $attempt)" >&2
     tail -n 5 "$work/$sh/tiketi.err" >&2
     kill -TERM "$tiketi_pid" 2>/dev/null || true
@@ -169,7 +154,7 @@ run_shape() {
   out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$base/health/live" 2>&1)
   local b_rps b_p99
   b_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
-  b_p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  b_p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")" 2)
   echo "  baseline GET /health/live: $b_rps req/s, p99 $b_p99 ms" >&2
 
   # (o) Open loop: holds at a fixed rate on the first seated event, then GA orders at a fixed rate.
@@ -220,7 +205,7 @@ run_shape() {
   # the live map, so more and more picks collide as the map fills; a 409 is a decided hold too.
   decided=$(awk -v n="$ok" -v c="$conflict" -v d="$dur" 'BEGIN { printf "%.0f", (n + c) / (d / 1e6) }')
   map_rps=$(awk '/^Requests\/sec:/ {printf "%.1f", $2}' "$work/$sh/map.out")
-  map_p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$work/$sh/map.out")")
+  map_p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$work/$sh/map.out")" 2)
   map_bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$work/$sh/map.out")
   echo "  closed loop holds: $ok ok ($rate_c/s), $conflict conflicts, $other other ($decided decided/s); $held seats; p99 $p99 ms" >&2
   echo "  seat map under load: $map_rps req/s, p99 $map_p99 ms${map_bad:+, non-2xx $map_bad}" >&2
