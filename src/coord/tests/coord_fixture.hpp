@@ -16,6 +16,7 @@
 
 #include "coord/coordinator.hpp"
 #include "core/testing/loop.hpp"
+#include "core/testing/servers.hpp"
 
 namespace tiketi::coord::testing {
 
@@ -28,10 +29,7 @@ inline std::string random_namespace() {
   return "t" + std::to_string(rng() % 1'000'000'000'000ULL) + ":";
 }
 
-inline bool require_servers() {
-  const char* v = std::getenv("TIKETI_REQUIRE_SERVERS");
-  return v != nullptr && std::string(v) == "1";
-}
+using ::tiketi::test_support::require_servers;
 
 // Waits on a real timer: only for Redis, whose TTLs and idle times follow the server's clock.
 inline Task<void> real_wait(std::chrono::milliseconds d) {
@@ -40,13 +38,3 @@ inline Task<void> real_wait(std::chrono::milliseconds d) {
 }
 
 }  // namespace tiketi::coord::testing
-
-// Skips (or fails under TIKETI_REQUIRE_SERVERS=1) when the Redis URL is not set.
-#define TIKETI_REDIS_URL_OR_SKIP(var)                                            \
-  const char* var = std::getenv("TIKETI_TEST_REDIS_URL");                        \
-  if (var == nullptr || *var == '\0') {                                          \
-    if (::tiketi::coord::testing::require_servers()) {                           \
-      FAIL() << "TIKETI_TEST_REDIS_URL is not set but TIKETI_REQUIRE_SERVERS=1"; \
-    }                                                                            \
-    GTEST_SKIP() << "TIKETI_TEST_REDIS_URL not set; skipping the Redis adapter"; \
-  }

@@ -8,6 +8,7 @@
 
 #include "coord/outbox.hpp"
 #include "coord/tests/coord_fixture.hpp"
+#include "core/testing/servers.hpp"
 
 namespace tiketi::coord {
 namespace {
@@ -56,13 +57,7 @@ class OutboxTest : public ::testing::TestWithParam<Shape> {
       std::filesystem::create_directories(dir_);
       o.url = "sqlite:" + dir_.string();
     } else {
-      const char* url = std::getenv("TIKETI_TEST_POSTGRES_URL");
-      if (url == nullptr || *url == '\0') {
-        if (testing::require_servers()) {
-          FAIL() << "TIKETI_TEST_POSTGRES_URL is not set but TIKETI_REQUIRE_SERVERS=1";
-        }
-        GTEST_SKIP() << "TIKETI_TEST_POSTGRES_URL not set; skipping PostgreSQL";
-      }
+      TIKETI_POSTGRES_URL_OR_SKIP(url);
       o.url = url;
       o.pool_size = 4;
     }

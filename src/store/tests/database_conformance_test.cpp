@@ -20,6 +20,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "core/testing/servers.hpp"
 #include "store/database.hpp"
 #include "store/tests/test_util.hpp"
 
@@ -85,14 +86,7 @@ class DatabaseConformance : public ::testing::TestWithParam<Engine> {
       dir_ = std::filesystem::temp_directory_path() / ("tiketi_store_" + random_suffix());
       url_ = "sqlite:" + dir_.string();
     } else {
-      const char* url = std::getenv("TIKETI_TEST_POSTGRES_URL");
-      if (url == nullptr || *url == '\0') {
-        const char* require = std::getenv("TIKETI_REQUIRE_SERVERS");
-        if (require != nullptr && std::string(require) == "1") {
-          FAIL() << "TIKETI_TEST_POSTGRES_URL is not set but TIKETI_REQUIRE_SERVERS=1";
-        }
-        GTEST_SKIP() << "TIKETI_TEST_POSTGRES_URL not set; skipping the PostgreSQL adapter";
-      }
+      TIKETI_POSTGRES_URL_OR_SKIP(url);
       url_ = url;
     }
   }

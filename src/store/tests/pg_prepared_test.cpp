@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "core/testing/servers.hpp"
 #include "store/database.hpp"
 #include "store/tests/test_util.hpp"
 
@@ -45,14 +46,7 @@ Task<std::int64_t> prepared_runs(Database& db, const std::string& sql) {
 class PgPrepared : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* url = std::getenv("TIKETI_TEST_POSTGRES_URL");
-    if (url == nullptr || *url == '\0') {
-      const char* require = std::getenv("TIKETI_REQUIRE_SERVERS");
-      if (require != nullptr && std::string(require) == "1") {
-        FAIL() << "TIKETI_TEST_POSTGRES_URL is not set but TIKETI_REQUIRE_SERVERS=1";
-      }
-      GTEST_SKIP() << "TIKETI_TEST_POSTGRES_URL not set";
-    }
+    TIKETI_POSTGRES_URL_OR_SKIP(url);
     url_ = url;
     schema_ = "prep_" + random_suffix();
   }

@@ -13,6 +13,7 @@
 #include "coord/outbox.hpp"
 #include "core/error.hpp"
 #include "core/ids.hpp"
+#include "core/testing/servers.hpp"
 #include "net/middleware.hpp"
 #include "net/router.hpp"
 #include "services/event/scheduler.hpp"
@@ -49,26 +50,16 @@ std::size_t files_in(const std::filesystem::path& dir) {
   return n;
 }
 
-std::string backend_url(const std::string& which, const std::filesystem::path& dir) {
-  if (which == "sqlite") {
-    return "sqlite:" + dir.string();
-  }
-  const char* url = std::getenv("TIKETI_TEST_POSTGRES_URL");
-  return url != nullptr ? url : "";
-}
-
 class EventServiceTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("tiketi-event-" + ids::random_hex(6));
     std::filesystem::create_directories(dir_);
-    url_ = backend_url(GetParam(), dir_);
-    if (url_.empty()) {
-      const char* req = std::getenv("TIKETI_REQUIRE_SERVERS");
-      if (req != nullptr && std::string(req) == "1") {
-        FAIL() << "TIKETI_TEST_POSTGRES_URL is not set but TIKETI_REQUIRE_SERVERS=1";
-      }
-      GTEST_SKIP() << "TIKETI_TEST_POSTGRES_URL not set";
+    if (GetParam() == "sqlite") {
+      url_ = "sqlite:" + dir_.string();
+    } else {
+      TIKETI_POSTGRES_URL_OR_SKIP(pg);
+      url_ = pg;
     }
     clock_ = std::make_shared<ManualClock>(1'750'000'000'000);
     run([&]() -> Task<void> {

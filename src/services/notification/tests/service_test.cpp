@@ -18,6 +18,7 @@
 #include "core/error.hpp"
 #include "core/ids.hpp"
 #include "core/metrics.hpp"
+#include "core/testing/servers.hpp"
 #include "net/middleware.hpp"
 #include "net/router.hpp"
 #include "services/notification/sender.hpp"
@@ -43,14 +44,9 @@ class NotificationTest : public ::testing::TestWithParam<std::string> {
     fs::create_directories(dir_);
     if (GetParam() == "sqlite") {
       url_ = "sqlite:" + dir_.string();
-    } else if (const char* pg = std::getenv("TIKETI_TEST_POSTGRES_URL"); pg != nullptr) {
-      url_ = pg;
     } else {
-      const char* req = std::getenv("TIKETI_REQUIRE_SERVERS");
-      if (req != nullptr && std::string(req) == "1") {
-        FAIL() << "TIKETI_TEST_POSTGRES_URL is not set but TIKETI_REQUIRE_SERVERS=1";
-      }
-      GTEST_SKIP() << "TIKETI_TEST_POSTGRES_URL not set";
+      TIKETI_POSTGRES_URL_OR_SKIP(pg);
+      url_ = pg;
     }
     sink_.start();
     config_.data_dir = dir_.string();

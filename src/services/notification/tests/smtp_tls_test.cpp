@@ -9,6 +9,7 @@
 
 #include "core/config.hpp"
 #include "core/ids.hpp"
+#include "core/testing/servers.hpp"
 #include "services/notification/domain/retry.hpp"
 #include "services/notification/smtp/mailer.hpp"
 #include "services/notification/state.hpp"
@@ -41,8 +42,7 @@ class SmtpTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!TlsSmtpServer::available()) {
-      const char* req = std::getenv("TIKETI_REQUIRE_SERVERS");
-      if (req != nullptr && std::string(req) == "1") {
+      if (test_support::require_servers()) {
         FAIL() << "python3-aiosmtpd or openssl is missing (scripts/install-deps installs them)";
       }
       GTEST_SKIP() << "python3-aiosmtpd or openssl not installed";
