@@ -33,7 +33,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "functional"))
-from rsa_key import RsaKey, b64url  # noqa: E402  (shared with tests/functional/test_auth_google.py)
+from json_handler import JsonHandler  # noqa: E402  (shared with tests/functional/test_auth_google.py)
+from rsa_key import RsaKey, b64url  # noqa: E402
 
 
 def main():
@@ -62,18 +63,7 @@ def main():
         signing_input = (b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())).encode()
         return signing_input.decode() + "." + b64url(key.sign(signing_input))
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def _json(self, status, doc):
-            body = json.dumps(doc).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(JsonHandler):
         def do_GET(self):
             url = urllib.parse.urlsplit(self.path)
             issuer = issuer_box["issuer"]

@@ -23,6 +23,7 @@ import unittest
 import urllib.parse
 
 from harness import TiketiProcess, run_tests
+from json_handler import JsonHandler
 from rsa_key import RsaKey, b64url
 
 CLIENT_ID = "functional.apps.googleusercontent.com"
@@ -37,18 +38,7 @@ class FakeProvider:
         self.codes = {}
         provider = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _json(self, status, doc):
-                body = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(JsonHandler):
             def do_GET(self):
                 if self.path == "/.well-known/openid-configuration":
                     self._json(200, {"issuer": provider.issuer, "authorization_endpoint": provider.issuer + "/auth",
