@@ -88,7 +88,7 @@ cleanup() {
 trap cleanup EXIT
 
 # start_tiketi NAME [DATABASE_URL REDIS_URL] : migrate + seed the demo catalogue, serve only the
-# event service. Sets PORT.
+# event service. Sets PORT and PID.
 start_tiketi() {
   local name=$1 attempt pid port
   local -a db_args=() serve_args=()
@@ -107,6 +107,7 @@ start_tiketi() {
     if wait_http "http://127.0.0.1:$port/health/ready" "$pid"; then
       pids+=("$pid")
       PORT=$port
+      PID=$pid
       return 0
     fi
     echo "bench: tiketi ($name) did not start on port $port (attempt $attempt)" >&2
@@ -117,11 +118,12 @@ start_tiketi() {
 }
 
 # --- the shapes ----------------------------------------------------------------------------------
-declare -A port_of=()
+declare -A port_of=() pid_of=()
 event_id=demo-event-live
 if [[ ",$shapes," == *,embedded,* ]]; then
   start_tiketi embedded
   port_of[embedded]=$PORT
+  pid_of[embedded]=$PID
 fi
 if [[ ",$shapes," == *,scaled,* ]]; then
   if [[ -z "$pg_url" || -z "$redis_url" ]]; then
@@ -139,6 +141,7 @@ if [[ ",$shapes," == *,scaled,* ]]; then
   fi
   start_tiketi scaled "$db_url" "$redis_url"
   port_of[scaled]=$PORT
+  pid_of[scaled]=$PID
 fi
 
 # --- nginx: a static file with the same JSON as the cached list ---------------------------------
@@ -152,34 +155,15 @@ bench_nginx_static "$work" events.json || exit 1
 
 # --- wrk -------------------------------------------------------------------------------------------
 errors=0
-run_wrk() {
-  local label=$1 url=$2 out rps p99 bad
-  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url" 2>&1)
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
-  if [[ -z "$rps" || -z "$p99" ]]; then
-    echo "bench: could not parse wrk output for $label:" >&2
-    echo "$out" >&2
-    errors=$((errors + 1))
-    rps=0
-    p99=0
-  fi
-  p99=$(to_ms "$p99")
-  printf '  %-18s %10.0f req/s  p99 %8.2f ms%s\n' "$label" "$rps" "$p99" "${bad:+  non-2xx: $bad}" >&2
-  if [[ -n "$bad" && "$bad" != 0 ]] || ! awk -v v="$rps" 'BEGIN { exit !(v > 0) }'; then
-    errors=$((errors + 1))
-  fi
-  RPS=$rps
-  P99=$p99
-}
 
-declare -A rps_runs=() p99_runs=()
+declare -A rps_runs=() p99_runs=() cpu_runs=() pid_of_label=()
 targets=()
 for shape in embedded scaled; do
   [[ -n "${port_of[$shape]:-}" ]] || continue
   targets+=("$shape-list=http://127.0.0.1:${port_of[$shape]}/api/v1/events")
   targets+=("$shape-detail=http://127.0.0.1:${port_of[$shape]}/api/v1/events/$event_id")
+  pid_of_label[$shape-list]=${pid_of[$shape]}
+  pid_of_label[$shape-detail]=${pid_of[$shape]}
 done
 targets+=("nginx-static=http://127.0.0.1:$nginx_port/events.json")
 
@@ -188,9 +172,10 @@ for ((i = 1; i <= runs; i++)); do
   echo "run $i/$runs" >&2
   for t in "${targets[@]}"; do
     label=${t%%=*}
-    run_wrk "$label" "${t#*=}"
+    bench_wrk "$label" "${t#*=}" "${pid_of_label[$label]:-}"
     rps_runs[$label]="${rps_runs[$label]:-} $RPS"
     p99_runs[$label]="${p99_runs[$label]:-} $P99"
+    cpu_runs[$label]="${cpu_runs[$label]:-} ${CPU_US:-0}"
   done
 done
 
@@ -198,6 +183,8 @@ done
 med_rps() { median ${rps_runs[$1]}; }
 # shellcheck disable=SC2086
 med_p99() { median ${p99_runs[$1]}; }
+# shellcheck disable=SC2086
+med_cpu() { median ${cpu_runs[$1]}; }
 nr=$(med_rps nginx-static)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 nginx_version=$(nginx -v 2>&1 | sed 's|.*nginx/||')
@@ -205,8 +192,8 @@ cmd="bench/event/run.sh --runs $runs --duration $duration --connections $connect
 
 echo
 echo "<!-- $cmd; $(date -u +%Y-%m-%d) commit $commit; median of $runs; machine: $(nproc) cores, load generator on the same cores -->"
-echo "| what (cached, \`wrk -t$threads -c$connections -d$duration\`) | req/s | p99 | vs nginx |"
-echo "|---|---:|---:|---:|"
+echo "| what (cached, \`wrk -t$threads -c$connections -d$duration\`) | req/s | p99 | vs nginx | server CPU/req |"
+echo "|---|---:|---:|---:|---:|"
 for shape in embedded scaled; do
   [[ -n "${port_of[$shape]:-}" ]] || continue
   what="SQLite + in-process"
@@ -216,11 +203,11 @@ for shape in embedded scaled; do
     p=$(med_p99 "$shape-$kind")
     route="GET /api/v1/events"
     [[ $kind == detail ]] && route="GET /api/v1/events/{id}"
-    printf '| tiketi %s%s%s, %s (%s) | %.0f | %.2f ms | %s× |\n' '`' "$route" '`' "$shape" "$what" "$r" "$p" \
-      "$(awk -v a="$r" -v b="$nr" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+    printf '| tiketi %s%s%s, %s (%s) | %.0f | %.2f ms | %s× | %.1f µs |\n' '`' "$route" '`' "$shape" "$what" "$r" "$p" \
+      "$(awk -v a="$r" -v b="$nr" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')" "$(med_cpu "$shape-$kind")"
   done
 done
-printf '| nginx %s, static file with the same JSON (%s bytes), 2 workers | %.0f | %.2f ms | 1.00× |\n' \
+printf '| nginx %s, static file with the same JSON (%s bytes), 2 workers | %.0f | %.2f ms | 1.00× | |\n' \
   "$nginx_version" "$list_bytes" "$nr" "$(med_p99 nginx-static)"
 echo "<!-- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) -->"
 for shape in embedded scaled; do

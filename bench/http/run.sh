@@ -129,60 +129,23 @@ done
 # --- wrk ---------------------------------------------------------------------------------------
 declare -a t_rps=() t_p99=() n_rps=() n_p99=() b_rps=() b_p99=() c_rps=() c_p99=() t_cpu=() c_cpu=()
 errors=0
-# CPU time (user + system, in clock ticks) a process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# Sets RPS, P99 (ms) and, when a pid is given, CPU_US (server CPU microseconds per request: robust
-# on a busy machine, where req/s and p99 mostly measure the neighbours); counts failures in `errors`.
-run_wrk() {
-  local label=$1 url=$2 pid=${3:-} out rps p99 bad c0 c1 total
-  CPU_US=""
-  [[ -n "$pid" ]] && c0=$(cpu_ticks "$pid")
-  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url" 2>&1)
-  if [[ -n "$pid" ]]; then
-    c1=$(cpu_ticks "$pid")
-    total=$(awk '/requests in/ {print $1}' <<<"$out")
-    CPU_US=$(awk -v a="$c0" -v b="$c1" -v n="${total:-0}" -v hz="$(getconf CLK_TCK)" \
-      'BEGIN { if (n > 0) printf "%.2f", (b - a) / hz * 1e6 / n; else print "" }')
-  fi
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
-  if [[ -z "$rps" || -z "$p99" ]]; then
-    echo "bench: could not parse wrk output for $label:" >&2
-    echo "$out" >&2
-    errors=$((errors + 1))
-    rps=0
-    p99=0
-  fi
-  p99=$(to_ms "$p99")
-  printf '  %-7s %10.0f req/s  p99 %8.2f ms%s%s\n' "$label" "$rps" "$p99" "${CPU_US:+  server CPU $CPU_US us/req}" \
-    "${bad:+  non-2xx: $bad}" >&2
-  if grep -q 'Socket errors' <<<"$out"; then
-    printf '          %s\n' "$(grep 'Socket errors' <<<"$out")" >&2
-  fi
-  if [[ -n "$bad" && "$bad" != 0 ]] || ! awk -v v="$rps" 'BEGIN { exit !(v > 0) }'; then
-    errors=$((errors + 1))
-  fi
-  RPS=$rps
-  P99=$p99
-}
 
 echo "bench: wrk -t$threads -c$connections -d$duration --latency, $runs run(s) each, alternating" >&2
 echo "bench: tiketi http://127.0.0.1:$tiketi_port$route (pid $tiketi_pid), nginx http://127.0.0.1:$nginx_port/live.json" >&2
 for ((i = 1; i <= runs; i++)); do
   echo "run $i/$runs" >&2
-  run_wrk tiketi "http://127.0.0.1:$tiketi_port$route" "$tiketi_pid"
+  bench_wrk tiketi "http://127.0.0.1:$tiketi_port$route" "$tiketi_pid"
   t_rps+=("$RPS")
   t_p99+=("$P99")
   t_cpu+=("${CPU_US:-0}")
-  run_wrk nginx "http://127.0.0.1:$nginx_port/live.json"
+  bench_wrk nginx "http://127.0.0.1:$nginx_port/live.json"
   n_rps+=("$RPS")
   n_p99+=("$P99")
-  run_wrk beast "http://127.0.0.1:$bare_port/"
+  bench_wrk beast "http://127.0.0.1:$bare_port/"
   b_rps+=("$RPS")
   b_p99+=("$P99")
   if [[ -n "$compare" ]]; then
-    run_wrk compare "http://127.0.0.1:$compare_port$route" "$compare_pid"
+    bench_wrk compare "http://127.0.0.1:$compare_port$route" "$compare_pid"
     c_rps+=("$RPS")
     c_p99+=("$P99")
     c_cpu+=("${CPU_US:-0}")

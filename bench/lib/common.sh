@@ -7,6 +7,11 @@
 #                                    or when PID dies)
 #   to_ms 8.50ms|950.00us|1.20s [DECIMALS] -> milliseconds (default 3 decimals)
 #   median N...                   -> the median
+#   bench_wrk LABEL URL [PID]     -> one `wrk -t$threads -c$connections -d$duration --latency` run;
+#                                    sets RPS, P99 (ms) and, when PID is given, CPU_US (that
+#                                    process's CPU microseconds per request: robust on a busy
+#                                    machine, where req/s and p99 mostly measure the neighbours);
+#                                    counts failed or unparsable runs and non-2xx answers in `errors`
 #   bench_nginx_static DIR FILE   -> nginx (2 workers, access log to /dev/null, like production)
 #                                    serving DIR/nginx/html/FILE at /FILE; sets nginx_port. The
 #                                    caller stops it from DIR/nginx/nginx.pid.
@@ -32,6 +37,44 @@ to_ms() {
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# threads/connections/duration come from the calling script; RPS/P99/CPU_US/errors are its results.
+# shellcheck disable=SC2154,SC2034
+bench_wrk() {
+  local label=$1 url=$2 pid=${3:-} out rps p99 bad c0 c1 total
+  CPU_US=""
+  [[ -n "$pid" ]] && c0=$(cpu_ticks "$pid")
+  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url" 2>&1)
+  if [[ -n "$pid" ]]; then
+    c1=$(cpu_ticks "$pid")
+    total=$(awk '/requests in/ {print $1}' <<<"$out")
+    CPU_US=$(awk -v a="$c0" -v b="$c1" -v n="${total:-0}" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN { if (n > 0) printf "%.2f", (b - a) / hz * 1e6 / n; else print "" }')
+  fi
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+  if [[ -z "$rps" || -z "$p99" ]]; then
+    echo "bench: could not parse wrk output for $label:" >&2
+    echo "$out" >&2
+    errors=$((errors + 1))
+    rps=0
+    p99=0
+  fi
+  p99=$(to_ms "$p99")
+  printf '  %-18s %10.0f req/s  p99 %8.2f ms%s%s\n' "$label" "$rps" "$p99" "${CPU_US:+  server CPU $CPU_US us/req}" \
+    "${bad:+  non-2xx: $bad}" >&2
+  if grep -q 'Socket errors' <<<"$out"; then
+    printf '          %s\n' "$(grep 'Socket errors' <<<"$out")" >&2
+  fi
+  if [[ -n "$bad" && "$bad" != 0 ]] || ! awk -v v="$rps" 'BEGIN { exit !(v > 0) }'; then
+    errors=$((errors + 1))
+  fi
+  RPS=$rps
+  P99=$p99
+}
 
 bench_nginx_static() {
   local dir=$1 file=$2 user_line="" attempt
