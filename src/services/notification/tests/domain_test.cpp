@@ -193,7 +193,7 @@ TEST(Templates, TemplatesOnDiskMatchEmbedded) {
   std::size_t files = 0;
   for (const auto& t : embedded_templates()) {
     EXPECT_EQ(slurp(dir / t.path), t.text)
-        << t.path << ": rerun src/services/notification/embed_templates.py";
+        << t.path << ": the build embeds templates/notification (cmake/embed_templates.cmake)";
   }
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     files += e.is_regular_file() ? 1 : 0;
