@@ -111,8 +111,9 @@ export function GoogleSignInPage() {
   );
 }
 
-export function LoginPage() {
-  useLang();
+// The login and signup forms: post the form to `path` (no bearer token), start the session from the
+// answer and go on to ?next=; an error stays on the form for its fields and the error box.
+function useSessionForm(path: string, body: (f: FormData) => Record<string, string>) {
   const [err, setErr] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (ev: Event) => {
@@ -121,12 +122,7 @@ export function LoginPage() {
     setBusy(true);
     setErr(null);
     try {
-      const s = await api.post<Session>(
-        '/api/v1/auth/login',
-        { email: String(f.get('email')), password: String(f.get('password')) },
-        { auth: false },
-      );
-      startSession(s);
+      startSession(await api.post<Session>(path, body(f), { auth: false }));
       navigate(nextPath(), true);
     } catch (e) {
       setErr(asApiError(e));
@@ -134,6 +130,15 @@ export function LoginPage() {
       setBusy(false);
     }
   };
+  return { err, busy, submit };
+}
+
+export function LoginPage() {
+  useLang();
+  const { err, busy, submit } = useSessionForm('/api/v1/auth/login', (f) => ({
+    email: String(f.get('email')),
+    password: String(f.get('password')),
+  }));
   return (
     <Page title={t('auth.login')}>
       <form class="narrow card" onSubmit={submit} noValidate>
@@ -154,27 +159,11 @@ export function LoginPage() {
 
 export function SignupPage() {
   useLang();
-  const [err, setErr] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (ev: Event) => {
-    ev.preventDefault();
-    const f = new FormData(ev.target as HTMLFormElement);
-    setBusy(true);
-    setErr(null);
-    try {
-      const s = await api.post<Session>(
-        '/api/v1/auth/signup',
-        { email: String(f.get('email')), password: String(f.get('password')), name: String(f.get('name')) },
-        { auth: false },
-      );
-      startSession(s);
-      navigate(nextPath(), true);
-    } catch (e) {
-      setErr(asApiError(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { err, busy, submit } = useSessionForm('/api/v1/auth/signup', (f) => ({
+    email: String(f.get('email')),
+    password: String(f.get('password')),
+    name: String(f.get('name')),
+  }));
   return (
     <Page title={t('auth.signup')}>
       <form class="narrow card" onSubmit={submit} noValidate>
