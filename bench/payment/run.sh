@@ -15,6 +15,13 @@
 #   bench/payment/run.sh --smoke   (a few seconds, small numbers: checks the harness; part of the tests)
 #   bench/payment/run.sh --trace-sql ...   (diagnostic, NOT a figure: logs every statement of the measured
 #                          phase and prints commits and statements per payment, per service)
+#   bench/payment/run.sh --pool N ...     (PostgreSQL pool per service process; default 32)
+#   bench/payment/run.sh --preload LIB ... (experiment: LD_PRELOAD LIB, e.g. an allocator such as
+#                          /usr/lib/x86_64-linux-gnu/libjemalloc.so.2, into the three service processes)
+#   bench/payment/run.sh --pg-stats ...    (diagnostic, NOT a figure: loads pg_stat_statements into the
+#                          scratch PostgreSQL and prints, from the start of the measured phase until the
+#                          saga caught up, the top statements by total execution time, calls and ms per
+#                          payment, plus commits, WAL fsyncs and autovacuum runs per table)
 #
 # CPU is snapshotted between the phases, so the measured phase is reported without the setup. Before
 # the measured phase the client runs the same flow for --warmup seconds (not measured), so every pool
@@ -39,6 +46,9 @@ latency=100
 transport=native
 smoke=0
 trace_sql=0
+pg_stats=0
+preload=""
+pool=32  # as in every figure so far (the services' own default is 8); --pool to compare
 while (($#)); do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
@@ -50,6 +60,9 @@ while (($#)); do
     --transport) transport=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
     --trace-sql) trace_sql=1; shift ;;
+    --pg-stats) pg_stats=1; shift ;;
+    --preload) preload=$2; shift 2 ;;
+    --pool) pool=$2; shift 2 ;;
     --smoke) smoke=1; concurrency=16; duration=2; raw_duration=1; warmup=0.5; holds=450; shift ;;
     -h | --help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
@@ -84,6 +97,15 @@ wait_http() {
 }
 
 tiketi_servers_start "$work" >"$work/servers.log" 2>&1 || { cat "$work/servers.log" >&2; exit 1; }
+if ((pg_stats)); then
+  # pg_stat_statements must be preloaded: add it to the scratch cluster and restart it (diagnostic only).
+  "$TIKETI_PG_BIN/psql" -h 127.0.0.1 -p "$TIKETI_PG_PORT" -U postgres -d tiketi -qAtX \
+    -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+  tiketi_pg_stop "$work" >/dev/null 2>&1
+  tiketi_pg_start "$work" >>"$work/servers.log" 2>&1 || { cat "$work/servers.log" >&2; exit 1; }
+  "$TIKETI_PG_BIN/psql" -h 127.0.0.1 -p "$TIKETI_PG_PORT" -U postgres -d tiketi -qAtX \
+    -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+fi
 pg_url=$TIKETI_PG_URL
 redis_url=$TIKETI_REDIS_URL
 export TIKETI_AUTH__JWT_SECRET="bench-payment-secret-0123456789abcdef-0123"
@@ -114,8 +136,8 @@ for svc in event reservation payment; do
   fi
   mkdir -p "$work/data/$svc"
   # Access log on, as in production, into /dev/null.
-  "$bin" serve --services "$svc" --listen "127.0.0.1:${port[$svc]}" --database-url "$pg_url" \
-    --redis-url "$redis_url" --data-dir "$work/data/$svc" --db-pool-size 32 "${peers[@]}" "${extra[@]}" \
+  env ${preload:+LD_PRELOAD="$preload"} "$bin" serve --services "$svc" --listen "127.0.0.1:${port[$svc]}" --database-url "$pg_url" \
+    --redis-url "$redis_url" --data-dir "$work/data/$svc" --db-pool-size "$pool" "${peers[@]}" "${extra[@]}" \
     </dev/null >/dev/null 2>"$work/$svc.err" &
   pids+=($!)
   wait_http "http://127.0.0.1:${port[$svc]}/health/ready" "$!" ||
@@ -164,6 +186,12 @@ phase_hook() {
     echo "confirmed $(confirmed_now)"
     echo "time $(date +%s.%N)"
   } >"$work/phase.$name"
+  if ((pg_stats)) && [[ $name == setup_done ]]; then
+    psql_admin -c "SELECT pg_stat_statements_reset()" >/dev/null
+    pg_counters >"$work/counters.$name"
+    psql_admin -c "SELECT relname, autovacuum_count + vacuum_count, autoanalyze_count FROM pg_stat_user_tables" \
+      | tr '|' ' ' >"$work/vacuum.$name"
+  fi
   if ((trace_sql)); then
     pg_counters >"$work/counters.$name"
     if [[ $name == setup_done ]]; then
@@ -186,7 +214,7 @@ phase_hook() {
 # and variables it needs (/bin/sh does not pass exported bash functions on).
 {
   echo '#!/usr/bin/env bash'
-  declare -p work trace_sql pg_port pg_url pids port TIKETI_PG_BIN | sed 's/^declare -\(a\|A\)/declare -g\1/'
+  declare -p work trace_sql pg_stats pg_port pg_url pids port TIKETI_PG_BIN | sed 's/^declare -\(a\|A\)/declare -g\1/'
   declare -f phase_hook cpu_snapshot cpu_of ticks pg_cpu confirmed_now pg_counters psql_admin
   echo 'phase_hook "$1"'
 } >"$work/phase.sh"
@@ -222,6 +250,56 @@ drain_end=$(date +%s.%N)
 # CPU from the start of the measured phase until the saga caught up: the whole cost of the measured
 # payments on both sides (the simulator-alone phase in between adds only pg-sim and client work).
 cpu_drained=$(cpu_snapshot)
+
+stats_report=""
+if ((pg_stats)); then
+  stats_report="$work/pg_stats.txt"
+  pg_counters >"$work/counters.drained"
+  psql_admin -c "SELECT relname, autovacuum_count + vacuum_count, autoanalyze_count FROM pg_stat_user_tables" |
+    tr '|' ' ' >"$work/vacuum.drained"
+  psql_admin -F $'\t' -c "SELECT calls, total_exec_time, rows, wal_records, regexp_replace(query, '\s+', ' ', 'g')
+      FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 30" >"$work/statements.tsv"
+  python3 - "$work" "$paid" >"$stats_report" <<'PYEOF' || true
+import sys
+work, paid = sys.argv[1], max(int(sys.argv[2]), 1)
+def counters(name):
+    out = {}
+    for l in open(f"{work}/counters.{name}"):
+        k, v = l.rsplit(" ", 1)
+        out[k] = int(v)
+    return out
+a, b = counters("setup_done"), counters("drained")
+d = lambda k: b.get(k, 0) - a.get(k, 0)
+print(f"From the start of the measured phase until the saga caught up; {paid} payments.")
+print(f"commits {d('commits') / paid:.2f}, WAL fsyncs {d('wal_syncs') / paid:.2f}, WAL {d('wal_bytes') / paid:.0f} bytes per payment")
+for k in sorted(b):
+    if k not in ("commits", "wal_syncs", "wal_bytes") and d(k) > 0:
+        print(f"  rows written {k}: {d(k) / paid:.2f}/payment")
+def vac(name):
+    out = {}
+    for l in open(f"{work}/vacuum.{name}"):
+        parts = l.split()
+        if len(parts) == 3:
+            out[parts[0]] = (int(parts[1]), int(parts[2]))
+    return out
+va, vb = vac("setup_done"), vac("drained")
+runs = [f"{t} {vb[t][0] - va.get(t, (0, 0))[0]} vacuum / {vb[t][1] - va.get(t, (0, 0))[1]} analyze"
+        for t in sorted(vb) if vb[t] != va.get(t, (0, 0))]
+print("autovacuum runs in the window: " + (", ".join(runs) if runs else "none"))
+total = 0.0
+rows = []
+for line in open(f"{work}/statements.tsv"):
+    parts = line.rstrip("\n").split("\t", 4)
+    if len(parts) < 5:
+        continue
+    calls, ms, nrows, wal, q = int(parts[0]), float(parts[1]), int(parts[2]), int(parts[3]), parts[4]
+    rows.append((calls, ms, nrows, wal, q))
+print("\ntop statements by total execution time (exec time includes lock and fsync waits, not only CPU):")
+print("  ms/payment  calls/payment  rows/call  statement")
+for calls, ms, nrows, wal, q in rows:
+    print(f"  {ms / paid:9.3f}  {calls / paid:13.3f}  {nrows / max(calls, 1):9.1f}  {q[:150]}")
+PYEOF
+fi
 
 trace_report=""
 if ((trace_sql)); then
@@ -273,9 +351,10 @@ for svc in sorted(per):
 PYEOF
 fi
 
+[[ -z $preload ]] || printf 'Experiment: the three service processes ran with LD_PRELOAD=%s.\n\n' "$preload"
 python3 - "$work/result.json" "$concurrency" "$latency" "$duration" "$load_before" "$confirmed" "$transport" "$smoke" \
   "$cpu_before" "$cpu_after" "$load_after" "$work" "$caught_up" "$drain_start" "$drain_end" "$trace_report" \
-  "$cpu_drained" "$paid_all" <<'EOF'
+  "$cpu_drained" "$paid_all" "$stats_report" "$pool" "$holds" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 conc, lat, dur, load, confirmed, transport, smoke = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7], sys.argv[8] == "1"
@@ -283,7 +362,8 @@ f, raw = r["flow"], r["raw_sim"]
 bound = conc / (lat / 1000.0)
 print(json.dumps(r), file=sys.stderr)
 print(f"### Payments: confirmed card payments/s, gateway simulator at {lat} ms\n")
-print(f"`bench/payment/run.sh --concurrency {conc} --duration {dur} --transport {transport}` — 2 cores shared by "
+print(f"`bench/payment/run.sh --holds {sys.argv[21]} --concurrency {conc} --duration {dur} --transport {transport} "
+      f"--pool {sys.argv[20]}` (PostgreSQL pool per service process) — 2 cores shared by "
       f"client, PostgreSQL, Redis, pg-sim and the event/reservation/payment processes; load before: {load}.\n")
 print("| measured | per second | p50 | p99 | errors | client CPU |")
 print("|---|---|---|---|---|---|")
@@ -312,6 +392,9 @@ def phase(name):
     return out
 s0, s1 = phase("setup_done"), phase("flow_done")
 flow_secs = s1["time"] - s0["time"]
+if flow_secs < float(dur) - 1:
+    print(f"\n**Note:** the measured phase lasted {flow_secs:.1f} s, not {dur} s: the prepared holds ran out "
+          f"(warm-up + measured payments = {paid_all} of {r['holds']}); run again with a larger --holds.")
 print(f"\nCPU seconds of the MEASURED phase only (create + checkout + confirm, {flow_secs:.1f} s wall, "
       f"{f['ok']} payments; setup and the simulator-alone phase excluded): "
       + ", ".join(f"{k} {s1['cpu'][k] - s0['cpu'].get(k, 0):.1f}" for k in s1["cpu"])
@@ -342,6 +425,11 @@ if trace:
     print("\nStatement trace (diagnostic run, the statement log slows PostgreSQL: not a figure):\n")
     print("```")
     print(open(trace).read().rstrip())
+    print("```")
+if len(sys.argv) > 19 and sys.argv[19]:
+    print("\npg_stat_statements (diagnostic run, not a figure):\n")
+    print("```")
+    print(open(sys.argv[19]).read().rstrip())
     print("```")
 if f["errors"] or raw["errors"]:
     print("\nErrors:", json.dumps(f.get("error_kinds")), json.dumps(raw.get("error_kinds")))

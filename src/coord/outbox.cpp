@@ -44,6 +44,16 @@ CREATE TABLE IF NOT EXISTS processed_events (
 
 constexpr const char* kInsertEvent =
     "INSERT INTO outbox (id, topic, key, payload, trace_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+// Several events in one statement: parallel text arrays on PostgreSQL, a JSON array of
+// [id, topic, key, payload, trace_id] on SQLite.
+constexpr const char* kInsertEventsPg =
+    "INSERT INTO outbox (id, topic, key, payload, trace_id, created_at)"
+    " SELECT u.id, u.topic, u.key, u.payload, u.trace_id, $6::bigint"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, topic, key, payload, trace_id)";
+constexpr const char* kInsertEventsSqlite =
+    "INSERT INTO outbox (id, topic, key, payload, trace_id, created_at)"
+    " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),"
+    " json_extract(value, '$[3]'), json_extract(value, '$[4]'), $2 FROM json_each($1) ORDER BY json_each.key";
 constexpr const char* kSelectUnpublished =
     "SELECT id, topic, key, payload, trace_id, created_at FROM outbox WHERE published_at IS NULL "
     "ORDER BY created_at, id LIMIT $1";
@@ -247,6 +257,51 @@ store::Migration outbox_migration(int version) {
   return m;
 }
 
+Task<std::vector<std::string>> Outbox::add_many(store::Tx& tx, const Clock& clock, std::vector<NewEvent> events) {
+  std::vector<std::string> ids;
+  if (events.empty()) {
+    co_return ids;
+  }
+  const Millis now = clock.now_ms();
+  ids.reserve(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    ids.push_back(ids::uuid_v7(now));
+  }
+  // The relay publishes in (created_at, id) order and the rows share created_at: sorted ids keep
+  // the given order (uuid v7 ids of one millisecond are not monotonic by themselves).
+  std::sort(ids.begin(), ids.end());
+  const store::Engine engine = tx.engine();
+  if (engine == store::Engine::postgres) {
+    std::vector<std::string> topics, keys, payloads, traces;
+    for (auto& e : events) {
+      topics.push_back(std::move(e.topic));
+      keys.push_back(std::move(e.key));
+      payloads.push_back(std::move(e.payload));
+      traces.push_back(std::move(e.trace_id));
+    }
+    store::Params bound = params(store::p(text_list(engine, ids)), store::p(text_list(engine, topics)),
+                                 store::p(text_list(engine, keys)), store::p(text_list(engine, payloads)),
+                                 store::p(text_list(engine, traces)), store::p(now));
+    auto r = co_await tx.exec(kInsertEventsPg, std::move(bound));
+    (void)r;
+  } else {
+    // [[id, topic, key, payload, trace_id], ...]; json_each's key is the element's index.
+    std::string list = "[";
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      auto& e = events[i];
+      list += i > 0 ? "," : "";
+      std::vector<std::string> row{ids[i], std::move(e.topic), std::move(e.key), std::move(e.payload),
+                                   std::move(e.trace_id)};
+      list += text_list(engine, row);
+    }
+    list += "]";
+    store::Params bound = params(store::p(std::move(list)), store::p(now));
+    auto r = co_await tx.exec(kInsertEventsSqlite, std::move(bound));
+    (void)r;
+  }
+  co_return ids;
+}
+
 Task<std::string> Outbox::add(store::Tx& tx, const Clock& clock, std::string topic, std::string key,
                               std::string payload, std::string trace_id) {
   const Millis now = clock.now_ms();
@@ -387,6 +442,7 @@ struct Consumer::Impl {
   LogContext log;
   ConsumerOptions options;
   std::map<std::string, EventHandler> handlers;  // topic -> handler
+  std::map<std::string, BatchHandler> batch_handlers;  // topic -> handler of whole batches (optional)
   std::atomic<bool> stopped{false};
   bool groups_ready = false;
 
@@ -459,6 +515,8 @@ struct Consumer::Impl {
                             const std::vector<Event>& events) {
     const std::string stream = stream_for_topic(topic);
     const EventHandler& handler = handlers.at(topic);
+    const auto batch_it = batch_handlers.find(topic);
+    const BatchHandler* batch_handler = batch_it == batch_handlers.end() ? nullptr : &batch_it->second;
     std::vector<std::string> ids;
     ids.reserve(events.size());
     for (const auto& ev : events) {
@@ -481,11 +539,19 @@ struct Consumer::Impl {
         for (const auto& row : r.rows) {
           fresh.insert(row.str(0));
         }
+        std::vector<Event> todo;
         for (const auto& ev : events) {
           if (fresh.erase(ev.id) == 0) {
             continue;  // seen before (a redelivery), or a repeat of an entry earlier in this batch
           }
-          co_await handler(tx, ev);
+          todo.push_back(ev);
+        }
+        if (batch_handler != nullptr && todo.size() > 1) {
+          co_await (*batch_handler)(tx, todo);
+        } else {
+          for (const auto& ev : todo) {
+            co_await handler(tx, ev);
+          }
         }
       };
       co_await db->transaction(std::move(work));
@@ -586,6 +652,13 @@ Consumer::Consumer(store::DatabasePtr db, CoordinatorPtr coord, std::string grou
 Consumer::~Consumer() { stop(); }
 
 void Consumer::on(std::string topic, EventHandler handler) {
+  impl_->batch_handlers.erase(topic);
+  impl_->handlers[std::move(topic)] = std::move(handler);
+  impl_->groups_ready = false;
+}
+
+void Consumer::on(std::string topic, EventHandler handler, BatchHandler batch) {
+  impl_->batch_handlers[topic] = std::move(batch);
   impl_->handlers[std::move(topic)] = std::move(handler);
   impl_->groups_ready = false;
 }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "coord/coordinator.hpp"
 #include "core/clock.hpp"
@@ -29,11 +30,22 @@ struct Event {
 // Migration text that creates outbox and processed_events in a service's database.
 store::Migration outbox_migration(int version);
 
+struct NewEvent {
+  std::string topic;
+  std::string key;
+  std::string payload;
+  std::string trace_id;
+};
+
 class Outbox {
  public:
   // Adds an event inside the caller's transaction; returns the event id.
   static Task<std::string> add(store::Tx& tx, const Clock& clock, std::string topic, std::string key,
                                std::string payload, std::string trace_id = {});
+  // Adds several events with ONE statement (same created_at, ids ascending in the given order, so the
+  // relay publishes them in that order); returns their ids in that order. Nothing is written for an
+  // empty list.
+  static Task<std::vector<std::string>> add_many(store::Tx& tx, const Clock& clock, std::vector<NewEvent> events);
 };
 
 // Publishes outbox rows of one database to the coordinator's streams. Several replicas may run a
@@ -75,6 +87,12 @@ class OutboxRelay {
 // tolerate that.
 using EventHandler = std::function<Task<void>(store::Tx&, const Event&)>;
 
+// Optional handler for the new events of one batch at once (set-based work), inside the batch's
+// transaction: the events not seen before, in stream order, repeats removed. Used only when a batch
+// has two or more new events; a single event, and the one-per-transaction fallback after a failed
+// batch, go to the per-event EventHandler, which must do the same thing for one event.
+using BatchHandler = std::function<Task<void>(store::Tx&, const std::vector<Event>&)>;
+
 struct ConsumerOptions {
   Ttl block{1'000};            // how long one read waits for new entries; also bounds stop() latency
   Ttl claim_min_idle{30'000};  // unacked this long (dead consumer, failed handler) -> taken over
@@ -88,6 +106,8 @@ class Consumer {
            LogContext log);
   ~Consumer();
   void on(std::string topic, EventHandler handler);
+  // As above, plus a handler for whole batches (see BatchHandler); `handler` stays the fallback.
+  void on(std::string topic, EventHandler handler, BatchHandler batch);
   void set_options(ConsumerOptions options);  // before run()/poll_once()
   // Runs until stop(): creates the groups, reads, claims stale entries from dead consumers.
   Task<void> run();

@@ -464,6 +464,78 @@ TEST_P(OutboxTest, ThrowingHandlerInABatchLeavesOnlyThatEventForRetry) {
   EXPECT_EQ(run(coord_->pending_count(stream, "mailer")), 0);
 }
 
+// A batch handler gets the new events of one read at once (in stream order, repeats and earlier
+// deliveries removed); a single event and the one-by-one fallback after a throw use the per-event
+// handler; add_many writes several outbox rows with one statement, published in order.
+TEST_P(OutboxTest, BatchHandlerGetsNewEventsInOrderAndFallsBackOneByOne) {
+  const auto stream = stream_for_topic(topic_a_);
+  std::vector<std::string> ids;
+  std::function<Task<void>(store::Tx&)> fn = [&](store::Tx& tx) -> Task<void> {
+    std::vector<NewEvent> evs;
+    for (int i = 0; i < 6; ++i) {
+      evs.push_back(NewEvent{topic_a_, fmt_item(i), "{\"n\":" + std::to_string(i) + "}", "t"});
+    }
+    ids = co_await Outbox::add_many(tx, *clock_, std::move(evs));
+  };
+  run(db_->transaction(std::move(fn)));
+  ASSERT_EQ(ids.size(), 6u);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND trace_id = 't'"), 6);
+  OutboxRelay relay(db_, coord_, clock_, LogContext{"test"});
+  ASSERT_EQ(run(relay.publish_pending()), 6);
+  // A repeat of i4 inside the read.
+  run(coord_->xadd(stream, raw_entry(ids[4], topic_a_, "i4")));
+
+  auto batches = std::make_shared<std::vector<std::vector<std::string>>>();
+  auto singles = std::make_shared<std::vector<std::string>>();
+  auto poisoned = std::make_shared<std::atomic<bool>>(false);
+  auto counting = std::make_shared<CountingDatabase>(db_);
+  Consumer consumer(counting, coord_, "mailer", "m1", LogContext{"test"});
+  consumer.set_options(ConsumerOptions{100ms, 100ms, 64});
+  consumer.on(
+      topic_a_,
+      [singles, poisoned](store::Tx& tx, const Event& ev) -> Task<void> {
+        singles->push_back(ev.key);
+        co_await tx.exec("INSERT INTO handled (event_id, note) VALUES ($1, $2)", params(ev.id, ev.key));
+        if (poisoned->load() && ev.key == "i7") {
+          throw std::runtime_error("poison");
+        }
+      },
+      [batches, poisoned](store::Tx& tx, const std::vector<Event>& evs) -> Task<void> {
+        std::vector<std::string> keys;
+        for (const auto& ev : evs) {
+          keys.push_back(ev.key);
+          co_await tx.exec("INSERT INTO handled (event_id, note) VALUES ($1, $2)", params(ev.id, ev.key));
+        }
+        batches->push_back(keys);
+        if (poisoned->load()) {
+          throw std::runtime_error("poison");
+        }
+      });
+  EXPECT_EQ(run(consumer.poll_once()), 7);
+  ASSERT_EQ(batches->size(), 1u);
+  EXPECT_EQ(batches->front(), (std::vector<std::string>{"i0", "i1", "i2", "i3", "i4", "i5"}));
+  EXPECT_TRUE(singles->empty());
+  EXPECT_EQ(counting->transactions.load(), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM handled"), 6);
+
+  // One new event: the per-event handler.
+  add_item("i6", topic_a_);
+  ASSERT_EQ(run(relay.publish_pending()), 1);
+  EXPECT_EQ(run(consumer.poll_once()), 1);
+  EXPECT_EQ(*singles, (std::vector<std::string>{"i6"}));
+
+  // A batch that throws is rolled back and redone one event per transaction by the per-event handler.
+  poisoned->store(true);
+  add_item("i7", topic_a_);
+  add_item("i8", topic_a_);
+  ASSERT_EQ(run(relay.publish_pending()), 2);
+  EXPECT_EQ(run(consumer.poll_once()), 1) << "i8 commits alone; i7 stays for a retry";
+  EXPECT_EQ(batches->size(), 2u);
+  EXPECT_EQ(*singles, (std::vector<std::string>{"i6", "i7", "i8"}));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM handled WHERE note IN ('i7', 'i8')"), 1);
+  EXPECT_EQ(run(coord_->pending_count(stream, "mailer")), 1);
+}
+
 TEST_P(OutboxTest, ConcurrentConsumersWithRedeliveriesHandleEachEventOnce) {
   // Two consumers of one group run at once while events (and duplicates of them) keep arriving;
   // a third consumer of the group handles the redeliveries. Each event must be handled once.

@@ -287,32 +287,62 @@ class ReservationService final : public app::Service {
       co_await raw->store->apply_status_changed(tx, *parsed);
       raw->store->notify_changed(parsed->event_id);
     });
-    c.on("payment.completed", [raw](store::Tx& tx, const coord::Event& ev) -> Task<void> {
+    // payment.completed: one event through confirm(), a batch of them through confirm_batch()
+    // (set-based for the common case, same outcomes). Metrics and seat-feed pokes happen before the
+    // consumer commits; if the batch rolls back the consumer redoes it one event at a time, and the
+    // seat feed invalidates caches again at its next tick.
+    auto account = [raw](const std::vector<ConfirmResult>& results) {
+      std::map<std::string, InventoryChange> changes;
+      for (const auto& result : results) {
+        if (result.outcome == ConfirmOutcome::confirmed) {
+          raw->metrics.confirmed->inc();
+        } else if (result.outcome == ConfirmOutcome::failed) {
+          raw->metrics.confirmation_failed->inc();
+        }
+        if (result.sold_out) {
+          raw->metrics.sold_out->inc();
+        }
+        if (!result.event_id.empty()) {
+          InventoryChange& change = changes[result.event_id];
+          change.event_id = result.event_id;
+          change.seats.insert(change.seats.end(), result.seats.begin(), result.seats.end());
+        }
+      }
+      for (const auto& [event_id, change] : changes) {
+        raw->store->notify(change);
+      }
+    };
+    auto parse = [raw](const coord::Event& ev) -> std::optional<PaymentCompleted> {
       std::string why;
       auto parsed = parse_payment_completed(ev.payload, why);
       if (!parsed) {
-        log::error(raw->ctx.log, "ignoring malformed payment.completed",
-                   {lf("event_id", ev.id), lf("error", why)});
-        co_return;
+        log::error(raw->ctx.log, "ignoring malformed payment.completed", {lf("event_id", ev.id), lf("error", why)});
       }
-      const auto result = co_await raw->store->confirm(tx, *parsed);
-      if (result.outcome == ConfirmOutcome::confirmed) {
-        raw->metrics.confirmed->inc();
-      } else if (result.outcome == ConfirmOutcome::failed) {
-        raw->metrics.confirmation_failed->inc();
-      }
-      if (result.sold_out) {
-        raw->metrics.sold_out->inc();
-      }
-      if (!result.event_id.empty()) {
-        // Seats sold or released. Published before the consumer commits: the seat feed invalidates
-        // caches again at its next tick, after the commit.
-        InventoryChange change;
-        change.event_id = result.event_id;
-        change.seats = result.seats;
-        raw->store->notify(change);
-      }
-    });
+      return parsed;
+    };
+    c.on(
+        "payment.completed",
+        [raw, account, parse](store::Tx& tx, const coord::Event& ev) -> Task<void> {
+          auto parsed = parse(ev);
+          if (!parsed) {
+            co_return;
+          }
+          auto result = co_await raw->store->confirm(tx, *parsed);
+          std::vector<ConfirmResult> results;
+          results.push_back(std::move(result));
+          account(results);
+        },
+        [raw, account, parse](store::Tx& tx, const std::vector<coord::Event>& evs) -> Task<void> {
+          std::vector<PaymentCompleted> pays;
+          pays.reserve(evs.size());
+          for (const auto& ev : evs) {
+            if (auto parsed = parse(ev)) {
+              pays.push_back(std::move(*parsed));
+            }
+          }
+          auto results = co_await raw->store->confirm_batch(tx, pays);
+          account(results);
+        });
   }
 
   void add(net::Router& r, std::string method, std::string path, Fn fn) {

@@ -124,6 +124,11 @@ class ReservationStore {
 
   // Consumer handlers, inside the consumer's transaction (dedupe row in the same transaction).
   Task<ConfirmResult> confirm(store::Tx& tx, const PaymentCompleted& p);
+  // A batch of payment.completed in one transaction: the common case (a PENDING reservation paid
+  // once with the right amount, its seats still its own or free) set-based for the whole batch, the
+  // rest through confirm() in order. Results in the order of `pays`, each as confirm() would answer.
+  // (storage/confirm_store.cpp)
+  Task<std::vector<ConfirmResult>> confirm_batch(store::Tx& tx, const std::vector<PaymentCompleted>& pays);
   Task<void> apply_published(store::Tx& tx, const PublishedEvent& e);
   Task<void> apply_status_changed(store::Tx& tx, const StatusChanged& s);
   // After the consumer's transaction commits. notify_changed: the whole inventory (resync).
