@@ -18,6 +18,7 @@
 #include "core/error.hpp"
 #include "core/ids.hpp"
 #include "services/reservation/storage/sql.hpp"
+#include "store/detail/async.hpp"
 
 namespace tiketi::reservation {
 namespace {
@@ -163,28 +164,45 @@ Task<void> insert_reservation(store::Tx& tx, const Reservation& r) {
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
-// SQLite group commit of holds
+// Group commit of holds (SQLite always, PostgreSQL with pg_hold_batch > 1)
+
+namespace {
+constexpr int kPgBatchLockTimeoutMs = 100;
+}  // namespace
 
 struct ReservationStore::GroupCommit {
   using Stmts = std::vector<std::pair<std::string, store::Params>>;
   struct Waiter {
-    explicit Waiter(const Executor& e) : ex(e), timer(e) {}
-    Executor ex;
-    boost::asio::steady_timer timer;  // touched only on ex (waits, and the posted cancel that wakes it)
     Stmts stmts;
     // Under GroupCommit::mu:
     std::vector<store::Result> results;
     bool done = false;   // results are in (or `alone`)
     bool alone = false;  // the shared transaction failed: run by itself
     bool lead = false;   // run the next shared transaction
+    // The parked coroutine while it waits for done/lead (resumed once, on its own executor). It was
+    // a 20 ms polling timer: under a hold storm thousands of queued holds re-armed it 50 times a
+    // second each (the timer queue and the wake-ups were about a fifth of the process's CPU).
+    store::detail::Resumer<void()> parked;
   };
   std::mutex mu;
   std::deque<std::shared_ptr<Waiter>> queue;
   bool running = false;
   std::atomic<std::uint64_t> batches{0}, holds{0}, failed{0};
 
-  static void wake(const std::shared_ptr<Waiter>& w) {
-    boost::asio::post(w->ex, [w] { w->timer.cancel(); });
+  // Call with `mu` held after setting done/lead: returns the resumer to call once `mu` is released.
+  static store::detail::Resumer<void()> take_parked(Waiter& w) { return std::move(w.parked); }
+  // Suspends until done or lead is set (checked and parked under `mu`: a wake-up cannot be lost).
+  Task<void> wait(std::shared_ptr<Waiter> w) {
+    auto init = [this, w](store::detail::Resumer<void()> r) {
+      std::unique_lock lock(mu);
+      if (w->done || w->lead) {
+        lock.unlock();
+        r.resume();
+        return;
+      }
+      w->parked = std::move(r);
+    };
+    co_await store::detail::park<void()>(std::move(init));
   }
 };
 
@@ -204,14 +222,15 @@ std::uint64_t ReservationStore::hold_batches_failed() const {
 
 Task<std::vector<store::Result>> ReservationStore::run_grouped(
     std::vector<std::pair<std::string, store::Params>> stmts) {
-  if (opts_.sqlite_hold_batch <= 1) {
+  const std::size_t batch_limit =
+      db_->engine() == store::Engine::sqlite ? opts_.sqlite_hold_batch : opts_.pg_hold_batch;
+  if (batch_limit <= 1) {
     auto res = co_await db_->pipeline(std::move(stmts));
     co_return res;
   }
   using Waiter = GroupCommit::Waiter;
   GroupCommit& g = *group_;
-  const Executor ex = co_await boost::asio::this_coro::executor;
-  auto me = std::make_shared<Waiter>(ex);
+  auto me = std::make_shared<Waiter>();
   me->stmts = std::move(stmts);
   {
     std::lock_guard lock(g.mu);
@@ -221,19 +240,8 @@ Task<std::vector<store::Result>> ReservationStore::run_grouped(
       me->lead = true;
     }
   }
-  // Wait to be done or to lead. The flags are read under the lock; a wake-up is a cancel posted to
-  // this coroutine's executor; the short timeout only guards against a wake-up lost to a race.
-  for (;;) {
-    {
-      std::lock_guard lock(g.mu);
-      if (me->done || me->lead) {
-        break;
-      }
-    }
-    me->timer.expires_after(std::chrono::milliseconds(20));
-    boost::system::error_code ec;
-    co_await me->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-  }
+  // Wait to be done or to lead (parked; the leader that sets the flag resumes it).
+  co_await g.wait(me);
   bool lead_now = false;
   {
     std::lock_guard lock(g.mu);
@@ -244,12 +252,22 @@ Task<std::vector<store::Result>> ReservationStore::run_grouped(
     std::vector<std::shared_ptr<Waiter>> batch;
     {
       std::lock_guard lock(g.mu);
-      while (!g.queue.empty() && batch.size() < opts_.sqlite_hold_batch) {
+      while (!g.queue.empty() && batch.size() < batch_limit) {
         batch.push_back(std::move(g.queue.front()));
         g.queue.pop_front();
       }
     }
     GroupCommit::Stmts all;
+    std::size_t at = 0;
+    if (db_->engine() == store::Engine::postgres) {
+      // Batches of two replicas (or a batch and an expiry/confirmation) could wait for each other's
+      // rows: a batch gives up after a short lock wait instead of PostgreSQL's 1 s deadlock_timeout,
+      // and its holds run again alone (each hold alone locks in the one global order).
+      all.emplace_back(
+          "SELECT set_config('lock_timeout', '" + std::to_string(kPgBatchLockTimeoutMs) + "ms', true)",
+          store::Params{});
+      at = 1;
+    }
     for (const auto& w : batch) {
       all.insert(all.end(), w->stmts.begin(), w->stmts.end());
     }
@@ -268,9 +286,10 @@ Task<std::vector<store::Result>> ReservationStore::run_grouped(
       g.failed.fetch_add(1, std::memory_order_relaxed);
     }
     std::shared_ptr<Waiter> next;
+    std::vector<store::detail::Resumer<void()>> wake;
+    wake.reserve(batch.size() + 1);
     {
       std::lock_guard lock(g.mu);
-      std::size_t at = 0;
       for (const auto& w : batch) {
         if (failed) {
           w->alone = true;
@@ -282,24 +301,26 @@ Task<std::vector<store::Result>> ReservationStore::run_grouped(
         }
         w->done = true;
         w->lead = false;
+        if (w != me) {
+          wake.push_back(GroupCommit::take_parked(*w));
+        }
       }
       if (!g.queue.empty()) {
         next = g.queue.front();
         next->lead = true;
+        wake.push_back(GroupCommit::take_parked(*next));
       } else {
         g.running = false;
       }
     }
-    for (const auto& w : batch) {
-      if (w != me) {
-        GroupCommit::wake(w);
+    for (auto& r : wake) {
+      if (r) {
+        r.resume();  // a waiter not parked yet sees its flag when it parks
       }
     }
-    if (next) {
-      GroupCommit::wake(next);
-    }
-    if (failed && batch.size() == 1) {
-      std::rethrow_exception(error);  // it was this hold's own transaction
+    if (failed && batch.size() == 1 && at == 0) {
+      std::rethrow_exception(error);  // it was this hold's own transaction (PostgreSQL: re-run without
+                                      // the batch's lock_timeout)
     }
   }
   if (me->alone) {
@@ -314,19 +335,47 @@ Task<std::vector<store::Result>> ReservationStore::run_grouped(
 
 Task<std::optional<EventInfo>> ReservationStore::find_event(const std::string& event_id, bool fresh) {
   const Millis now = clock_->now_ms();
+  bool refresher = false;
   if (!fresh) {
     std::lock_guard lock(mu_);
     auto it = events_.find(event_id);
-    if (it != events_.end() && now - it->second.second < opts_.event_cache_ms && now >= it->second.second) {
-      co_return it->second.first;
+    if (it != events_.end() && now >= it->second.second) {
+      const Millis age = now - it->second.second;
+      if (age < opts_.event_cache_ms) {
+        co_return it->second.first;
+      }
+      // Expired: one caller re-reads it; the others keep the old copy meanwhile (for at most one
+      // more cache period) instead of every hold in flight reading the same row at once — under a
+      // hold storm that was a third of the statements.
+      if (events_refreshing_.contains(event_id)) {
+        if (age < 2 * opts_.event_cache_ms) {
+          co_return it->second.first;
+        }
+      } else {
+        events_refreshing_.insert(event_id);
+        refresher = true;
+      }
     }
   }
-  auto res = co_await db_->exec(sql::kSelectEvent, params(p(event_id)));
+  store::Result res;
+  try {
+    res = co_await db_->exec(sql::kSelectEvent, params(p(event_id)));
+  } catch (...) {
+    if (refresher) {
+      std::lock_guard lock(mu_);
+      events_refreshing_.erase(event_id);
+    }
+    throw;
+  }
+  std::lock_guard lock(mu_);
+  if (refresher) {
+    events_refreshing_.erase(event_id);
+  }
   if (res.empty()) {
+    events_.erase(event_id);
     co_return std::nullopt;
   }
   EventInfo e = event_from(res.rows.front());
-  std::lock_guard lock(mu_);
   if (events_.size() > 10'000) {
     events_.clear();  // bounded: ids come from requests
   }
@@ -389,21 +438,43 @@ void take_held_seats(const store::Result& held, Reservation& r, InventoryChange&
 }
 }  // namespace
 
-Task<void> ReservationStore::ensure_counter_row(const std::string& event_id, const std::string& user_id) {
+Task<store::Result> ReservationStore::pg_hold(const std::string& event_id, const std::string& user_id,
+                                              std::string sql, store::Params ps) {
   std::string key = event_id + "\n" + user_id;
+  bool known = false;
   {
     std::lock_guard lock(mu_);
-    if (counter_rows_.contains(key)) {
-      co_return;
-    }
+    known = counter_rows_.contains(key);
   }
-  auto r = co_await db_->exec(sql::kEnsureUserTickets, params(p(event_id), p(user_id)));
-  (void)r;
+  if (known && opts_.pg_hold_batch <= 1) {
+    auto res = co_await db_->exec(sql, std::move(ps));
+    co_return res;
+  }
+  // The insert runs first in the transaction and holds no other lock while it waits (for a
+  // concurrent first hold of the same user that inserted the row and has not committed yet); the
+  // hold statement then finds the row and locks it before the stripe/seats. (In a group commit
+  // batch the holds before it hold their own locks meanwhile: one batch runs at a time.)
+  std::vector<std::pair<std::string, store::Params>> stmts;
+  if (!known) {
+    stmts.emplace_back(sql::kEnsureUserTickets, params(p(event_id), p(user_id)));
+  }
+  stmts.emplace_back(std::move(sql), std::move(ps));
+  const std::size_t hold_at = stmts.size() - 1;
+  std::vector<store::Result> res;
+  if (opts_.pg_hold_batch > 1) {
+    res = co_await run_grouped(std::move(stmts));
+  } else {
+    res = co_await db_->pipeline(std::move(stmts));
+  }
+  if (known) {
+    co_return std::move(res.at(hold_at));
+  }
   std::lock_guard lock(mu_);
   if (counter_rows_.size() >= 200'000) {
     counter_rows_.clear();  // bounded; a forgotten user costs one more no-op insert
   }
   counter_rows_.insert(std::move(key));
+  co_return std::move(res.at(hold_at));
 }
 
 std::int64_t ReservationStore::stripe_count(const std::string& event_id, const std::string& ticket_type_id) {
@@ -512,11 +583,10 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
       } else {
         // PostgreSQL: the same decision as ONE statement (one round trip, one commit; see
         // sql::hold_seats_pg): the counter row, then the seats in seat order, are locked inside it.
-        co_await ensure_counter_row(h.event_id, h.user_id);
         auto ps = params(p(h.event_id), p(r.id), p(r.expires_at), p(now), p(count), p(h.user_id),
                          p(ev->per_user_limit), p(h.idempotency_key), p(hash));
         append(ps, h.seat_ids);
-        auto res = co_await db_->exec(pg_sql, std::move(ps));
+        auto res = co_await pg_hold(h.event_id, h.user_id, pg_sql, std::move(ps));
         if (res.rows.size() == 1 && res.rows.front().is_null(0)) {
           const store::Row& diag = res.rows.front();
           if (diag.i64("found") == count && diag.i64("free") == count) {
@@ -765,12 +835,11 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
       }
       if (pg_one_statement) {
         // PostgreSQL: one random stripe as ONE statement (sql::kGaHoldPg: one round trip, one commit).
-        co_await ensure_counter_row(h.event_id, h.user_id);
         const auto stripe = static_cast<std::int64_t>(randombytes_uniform(static_cast<std::uint32_t>(stripes)));
         auto ps = params(p(h.event_id), p(h.ticket_type_id), p(h.user_id), p(stripe), p(h.quantity),
                          p(ev->per_user_limit), p(r.id), p(r.amount), p(r.expires_at), p(h.idempotency_key),
                          p(hash), p(now), p(name), p(price));
-        auto res = co_await db_->exec(sql::kGaHoldPg, std::move(ps));
+        auto res = co_await pg_hold(h.event_id, h.user_id, sql::kGaHoldPg, std::move(ps));
         const store::Row& row = res.one();
         if (!row.is_null("stripe")) {
           if (row.i64("written") != 2) {

@@ -26,6 +26,12 @@ struct StoreOptions {
   // SQLite group commit: holds that queue up while one write transaction runs share the next one
   // (each hold's statements are conditional, so each stays all or nothing). 1 turns it off.
   std::size_t sqlite_hold_batch = 64;
+  // PostgreSQL group commit of the one-statement holds: holds that queue up while one batch runs go
+  // together as the next pipeline (one round trip, one transaction, one commit); one batch in flight
+  // at a time, so two batches of this process never lock each other's rows in opposite orders (a
+  // batch waits at most 100 ms for a lock — lock_timeout — then its holds run alone). 1 turns it off
+  // (each hold its own statement and commit, up to the pool size in parallel).
+  std::size_t pg_hold_batch = 64;
 };
 
 struct HoldResult {
@@ -182,8 +188,12 @@ class ReservationStore {
   // but only if the row exists. For a user's first holds it does not, the statement locks the
   // stripe/seats first and inserts the row last, and a concurrent hold of the same user that did
   // find the row locks in the other order: a deadlock, found only after deadlock_timeout (1 s) while
-  // the stripe stays locked for everyone. So the row is made (tickets 0) before the first hold.
-  Task<void> ensure_counter_row(const std::string& event_id, const std::string& user_id);
+  // the stripe stays locked for everyone. So the row is made (tickets 0) before the first hold:
+  // pg_hold runs the hold statement `sql`, preceded — while this process has not seen the user's
+  // row yet — by that insert in the same pipeline (one round trip, one implicit transaction, one
+  // commit; it was a commit of its own before every first hold).
+  Task<store::Result> pg_hold(const std::string& event_id, const std::string& user_id, std::string sql,
+                              store::Params ps);
 
   store::DatabasePtr db_;
   ClockPtr clock_;
@@ -192,6 +202,7 @@ class ReservationStore {
   std::function<void(const InventoryChange&)> on_change_;
   std::mutex mu_;
   std::map<std::string, std::pair<EventInfo, Millis>> events_;  // event id -> (info, fetched at)
+  std::unordered_set<std::string> events_refreshing_;           // one re-read at a time per event
   std::map<std::string, std::int64_t> stripes_;                 // "event\nticket type" -> stripe count
   std::atomic<std::uint64_t> hold_deadlocks_{0};
   std::unordered_set<std::string> counter_rows_;                // "event\nuser" known to have a row

@@ -156,7 +156,7 @@ inline constexpr const char* kSeatMap =
 
 // ---- per-user ticket counter ----
 // Adds $3 tickets unless that would pass the limit $4 (the caller checks $3 <= $4 for a new row).
-// The counter row with 0 tickets when there is none yet (see ReservationStore::ensure_counter_row).
+// The counter row with 0 tickets when there is none yet (see ReservationStore::pg_hold).
 inline constexpr const char* kEnsureUserTickets =
     "INSERT INTO user_limits (event_id, user_id, tickets) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING";
 inline constexpr const char* kReserveUserTickets =

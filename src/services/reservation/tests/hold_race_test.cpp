@@ -188,11 +188,11 @@ TEST_P(HoldRace, PerUserLimitHoldsAcrossParallelRequests) {
 
 // A user's first holds arriving together (a double click, several tabs, a script): every one is
 // decided and counted once. On PostgreSQL the one-statement holds must also take the user's counter
-// row and the stripe/seats in one order (ReservationStore::ensure_counter_row), or they deadlock —
-// found only after deadlock_timeout (1 s) while the stripe stays locked for every other buyer. This
-// in-process interleaving has not reproduced that deadlock without the fix (the payment benchmark's
-// setup does: 105 holds/s and a climbing pg_stat_database.deadlocks before, ~1,000/s after), so the
-// hold_deadlocks() check is a guard, not the proof.
+// row and the stripe/seats in one order (ReservationStore::pg_hold), or they deadlock — found only
+// after deadlock_timeout (1 s) while the stripe stays locked for every other buyer. This in-process
+// interleaving has not reproduced that deadlock without the fix, so the hold_deadlocks() check here
+// is a guard; hold_deadlock_test.cpp builds the deadlocking interleaving step by step (it fails
+// without the fix).
 TEST_P(HoldRace, ConcurrentFirstHoldsOfOneUserAreAllCounted) {
   // Per user more holds than the pool has connections, so later ones start while earlier ones wait:
   // some find the counter row (committed meanwhile), some do not.
