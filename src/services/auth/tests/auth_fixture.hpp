@@ -73,10 +73,9 @@ class AuthFixture : public ::testing::TestWithParam<store::Engine> {
     if (GetParam() != store::Engine::postgres) {
       return "";
     }
-    const char* url = std::getenv("TIKETI_TEST_REDIS_URL");
-    if (url == nullptr || *url == '\0') {
-      const char* require = std::getenv("TIKETI_REQUIRE_SERVERS");
-      if (require != nullptr && std::string(require) == "1") {
+    const char* url = test_support::server_url("TIKETI_TEST_REDIS_URL");
+    if (url == nullptr) {
+      if (test_support::require_servers()) {
         ADD_FAILURE() << "TIKETI_TEST_REDIS_URL is not set but TIKETI_REQUIRE_SERVERS=1";
       }
       return "";

@@ -474,8 +474,7 @@ TEST_P(NotificationTest, EmbeddedDefaultWritesEmlFiles) {
 // the delivery log; once the operator fixes the configuration the same delivery goes out once.
 TEST_P(NotificationTest, SmtpAuthAndCertificateFailuresAreRetriedAndVisible) {
   if (!testing::TlsSmtpServer::available()) {
-    const char* req = std::getenv("TIKETI_REQUIRE_SERVERS");
-    if (req != nullptr && std::string(req) == "1") {
+    if (test_support::require_servers()) {
       FAIL() << "python3-aiosmtpd or openssl is missing";
     }
     GTEST_SKIP() << "python3-aiosmtpd or openssl not installed";

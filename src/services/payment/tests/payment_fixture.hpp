@@ -25,6 +25,7 @@
 #include "core/error.hpp"
 #include "core/metrics.hpp"
 #include "core/testing/loop.hpp"
+#include "core/testing/servers.hpp"
 #include "net/client.hpp"
 #include "net/router.hpp"
 #include "net/server.hpp"
@@ -60,14 +61,7 @@ class PaymentFixture : public ::testing::TestWithParam<store::Engine> {
       dir_ = std::filesystem::temp_directory_path() / ("tiketi_payment_" + random_suffix());
       url_ = "sqlite:" + dir_.string();
     } else {
-      const char* url = std::getenv("TIKETI_TEST_POSTGRES_URL");
-      if (url == nullptr || *url == '\0') {
-        const char* require = std::getenv("TIKETI_REQUIRE_SERVERS");
-        if (require != nullptr && std::string(require) == "1") {
-          FAIL() << "TIKETI_TEST_POSTGRES_URL is not set but TIKETI_REQUIRE_SERVERS=1";
-        }
-        GTEST_SKIP() << "TIKETI_TEST_POSTGRES_URL not set; skipping PostgreSQL";
-      }
+      TIKETI_POSTGRES_URL_OR_SKIP(url);
       url_ = url;
     }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "core/testing/servers.hpp"
 #include "services/payment/flow.hpp"
 #include "services/payment/tests/payment_fixture.hpp"
 
@@ -178,8 +179,7 @@ TEST_P(ReconcilerLeaseTest, OnlyOneReplicaReconcilesAndTheOtherTakesOver) {
   auto ca = coordinator();
   auto cb = coordinator();
   if (!ca || !cb) {
-    const char* require = std::getenv("TIKETI_REQUIRE_SERVERS");
-    if (require != nullptr && std::string(require) == "1") {
+    if (test_support::require_servers()) {
       FAIL() << "TIKETI_TEST_REDIS_URL is not set but TIKETI_REQUIRE_SERVERS=1";
     }
     GTEST_SKIP() << "TIKETI_TEST_REDIS_URL not set";

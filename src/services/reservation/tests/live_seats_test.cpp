@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 
+#include "core/testing/servers.hpp"
 #include "net/hub.hpp"
 #include "net/server.hpp"
 #include "net/tests/test_support.hpp"
@@ -99,15 +100,8 @@ class LiveSeats : public ::testing::TestWithParam<store::Engine> {
       dir_ = std::filesystem::temp_directory_path() / ("tiketi_resws_" + random_suffix());
       url_ = "sqlite:" + dir_.string();
     } else {
-      const char* pg = std::getenv("TIKETI_TEST_POSTGRES_URL");
-      const char* redis = std::getenv("TIKETI_TEST_REDIS_URL");
-      if (pg == nullptr || *pg == '\0' || redis == nullptr || *redis == '\0') {
-        const char* require = std::getenv("TIKETI_REQUIRE_SERVERS");
-        if (require != nullptr && std::string(require) == "1") {
-          FAIL() << "TIKETI_TEST_POSTGRES_URL / TIKETI_TEST_REDIS_URL not set but TIKETI_REQUIRE_SERVERS=1";
-        }
-        GTEST_SKIP() << "PostgreSQL + Redis not configured; skipping the scaled shape";
-      }
+      TIKETI_POSTGRES_URL_OR_SKIP(pg);
+      TIKETI_REDIS_URL_OR_SKIP(redis);
       url_ = pg;
       redis_url_ = redis;
     }
