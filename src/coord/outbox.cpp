@@ -15,6 +15,7 @@
 
 #include "coord/memory/memory_state.hpp"
 #include "core/ids.hpp"
+#include "store/lists.hpp"
 
 namespace tiketi::coord {
 namespace {
@@ -114,37 +115,6 @@ Event event_from(const StreamEntry& e, const std::string& topic) {
     ev.created_at_ms = 0;
   }
   return ev;
-}
-
-// A list of texts as one bound parameter: a PostgreSQL array literal ({"a","b"}, every element
-// quoted, '"' and '\\' escaped) or a JSON array for SQLite's json_each.
-std::string text_list(store::Engine engine, const std::vector<std::string>& items) {
-  std::string out;
-  out.reserve(items.size() * 40 + 2);
-  const bool pg = engine == store::Engine::postgres;
-  out += pg ? '{' : '[';
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) {
-      out += ',';
-    }
-    out += '"';
-    for (const char c : items[i]) {
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += c;
-      } else if (!pg && static_cast<unsigned char>(c) < 0x20) {
-        static const char* hex = "0123456789abcdef";
-        out += "\\u00";
-        out += hex[(c >> 4) & 0xf];
-        out += hex[c & 0xf];
-      } else {
-        out += c;
-      }
-    }
-    out += '"';
-  }
-  out += pg ? '}' : ']';
-  return out;
 }
 
 // XADDs a batch of entries in order in one call: KEYS = the stream of each entry, ARGV[1] = the
@@ -279,9 +249,9 @@ Task<std::vector<std::string>> Outbox::add_many(store::Tx& tx, const Clock& cloc
       payloads.push_back(std::move(e.payload));
       traces.push_back(std::move(e.trace_id));
     }
-    store::Params bound = params(store::p(text_list(engine, ids)), store::p(text_list(engine, topics)),
-                                 store::p(text_list(engine, keys)), store::p(text_list(engine, payloads)),
-                                 store::p(text_list(engine, traces)), store::p(now));
+    store::Params bound = params(store::p(store::text_list(engine, ids)), store::p(store::text_list(engine, topics)),
+                                 store::p(store::text_list(engine, keys)), store::p(store::text_list(engine, payloads)),
+                                 store::p(store::text_list(engine, traces)), store::p(now));
     auto r = co_await tx.exec(kInsertEventsPg, std::move(bound));
     (void)r;
   } else {
@@ -292,7 +262,7 @@ Task<std::vector<std::string>> Outbox::add_many(store::Tx& tx, const Clock& cloc
       list += i > 0 ? "," : "";
       std::vector<std::string> row{ids[i], std::move(e.topic), std::move(e.key), std::move(e.payload),
                                    std::move(e.trace_id)};
-      list += text_list(engine, row);
+      list += store::text_list(engine, row);
     }
     list += "]";
     store::Params bound = params(store::p(std::move(list)), store::p(now));
@@ -375,7 +345,7 @@ Task<int> OutboxRelay::publish_pending(int batch) {
   // only means those rows are published again (consumers dedupe by id).
   const bool pg = self->db->engine() == store::Engine::postgres;
   const char* mark_sql = pg ? kMarkPublishedPg : kMarkPublishedSqlite;
-  store::Params mark = params(store::p(self->clock->now_ms()), store::p(text_list(self->db->engine(), ids)));
+  store::Params mark = params(store::p(self->clock->now_ms()), store::p(store::text_list(self->db->engine(), ids)));
   auto marked = co_await self->db->exec(mark_sql, std::move(mark));
   (void)marked;
   co_return static_cast<int>(rows.rows.size());
@@ -526,7 +496,7 @@ struct Consumer::Impl {
     // whose batches share ids then take the unique-index locks in the same order (no deadlock).
     std::sort(ids.begin(), ids.end());
     const bool pg = db->engine() == store::Engine::postgres;
-    const std::string list = text_list(db->engine(), ids);
+    const std::string list = store::text_list(db->engine(), ids);
     bool committed = false;
     std::string why;
     try {

@@ -22,6 +22,7 @@
 
 #include "core/testing/servers.hpp"
 #include "store/database.hpp"
+#include "store/lists.hpp"
 #include "store/tests/test_util.hpp"
 
 namespace tiketi::store {
@@ -204,6 +205,41 @@ TEST_P(DatabaseConformance, NullsRoundTrip) {
     Params b{p(std::nullopt)};
     auto n = co_await db->exec("SELECT COUNT(*) FROM items WHERE note IS NOT DISTINCT FROM $1", std::move(b));
     EXPECT_EQ(n.one().i64(0), 1);  // a NULL parameter binds as SQL NULL
+  });
+}
+
+// store::text_list / json_rows: a list bound as ONE parameter comes back element for element, with
+// quotes, backslashes, braces, commas, control characters, non-ASCII text, "" and NULL intact.
+TEST_P(DatabaseConformance, TextListsRoundTripAsOneParameter) {
+  with_db([](DatabasePtr db) -> Task<void> {
+    const std::vector<std::optional<std::string>> items{
+        "plain", "quo\"te", "back\\slash", "{brace},comma", "tab\tnew\nline", "\x01ctl", "좌석 A-1", "", std::nullopt,
+        "NULL"};
+    const bool pg = db->engine() == Engine::postgres;
+    const std::string sql = pg ? "SELECT u.v FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY u.n"
+                               : "SELECT value AS v FROM json_each($1) ORDER BY key";
+    Params ps{p(text_list(db->engine(), items))};
+    auto r = co_await db->exec(sql, std::move(ps));
+    CO_ASSERT_EQ(r.rows.size(), items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      EXPECT_EQ(r.rows[i].opt_str("v"), items[i]) << "element " << i;
+    }
+    // The all-strings overload: the same text as the optional one without NULLs.
+    const std::vector<std::string> plain{"a\"b", "c\\d"};
+    const std::vector<std::optional<std::string>> same{"a\"b", "c\\d"};
+    EXPECT_EQ(text_list(db->engine(), plain), text_list(db->engine(), same));
+    if (!pg) {
+      // Rows for json_extract(value, '$[i]').
+      const std::vector<std::vector<std::optional<std::string>>> rows{{"e1", "s\"1"}, {"e2", std::nullopt}};
+      Params rp{p(json_rows(rows))};
+      auto t = co_await db->exec(
+          "SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS b FROM json_each($1) ORDER BY key",
+          std::move(rp));
+      CO_ASSERT_EQ(t.rows.size(), 2u);
+      EXPECT_EQ(t.rows[0].opt_str("a"), "e1");
+      EXPECT_EQ(t.rows[0].opt_str("b"), "s\"1");
+      EXPECT_EQ(t.rows[1].opt_str("b"), std::nullopt);
+    }
   });
 }
 

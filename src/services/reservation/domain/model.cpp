@@ -98,4 +98,24 @@ std::string seat_label(std::string_view section, std::string_view row, std::int6
 
 std::string new_ticket_code() { return ids::random_token(16); }
 
+std::vector<Ticket> new_tickets(const Reservation& r, Millis issued_at) {
+  std::vector<Ticket> out;
+  for (const auto& it : r.items) {
+    for (std::int64_t k = 0; k < it.quantity; ++k) {
+      Ticket t;
+      t.code = new_ticket_code();
+      t.reservation_id = r.id;
+      t.event_id = r.event_id;
+      t.user_id = r.user_id;
+      t.seat_id = it.seat_id;
+      t.ticket_type_id = it.ticket_type_id;
+      t.label = it.label;
+      t.status = "valid";
+      t.issued_at = issued_at;
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
 }  // namespace tiketi::reservation

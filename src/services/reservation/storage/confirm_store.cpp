@@ -18,6 +18,7 @@
 
 #include "coord/outbox.hpp"
 #include "services/reservation/storage/reservation_store.hpp"
+#include "store/lists.hpp"
 
 namespace tiketi::reservation {
 namespace confirm_batch_detail {
@@ -86,85 +87,10 @@ constexpr const char* kTicketsSqlite =
     " json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),"
     " json_extract(value, '$[6]'), $2 FROM json_each($1)";
 
-// One list parameter. PostgreSQL: a text[] literal, every element quoted ('"' and '\' escaped),
-// NULL unquoted. SQLite: a JSON array (strings escaped, null).
-void quoted(std::string& out, const std::string& v, bool pg) {
-  out += '"';
-  for (const char c : v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (!pg && static_cast<unsigned char>(c) < 0x20) {
-      static const char* hex = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[(c >> 4) & 0xf];
-      out += hex[c & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
-std::string pg_array(const std::vector<std::optional<std::string>>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) {
-      out += ',';
-    }
-    if (items[i]) {
-      quoted(out, *items[i], true);
-    } else {
-      out += "NULL";
-    }
-  }
-  out += '}';
-  return out;
-}
-
-std::string pg_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) {
-      out += ',';
-    }
-    quoted(out, items[i], true);
-  }
-  out += '}';
-  return out;
-}
-
-// [[a, b, ...], ...] from rows of columns (nullopt -> null).
-std::string json_rows(const std::vector<std::vector<std::optional<std::string>>>& rows) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    out += i > 0 ? ",[" : "[";
-    for (std::size_t j = 0; j < rows[i].size(); ++j) {
-      if (j > 0) {
-        out += ',';
-      }
-      if (rows[i][j]) {
-        quoted(out, *rows[i][j], false);
-      } else {
-        out += "null";
-      }
-    }
-    out += ']';
-  }
-  out += ']';
-  return out;
-}
-
-std::string json_list(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) {
-      out += ',';
-    }
-    quoted(out, items[i], false);
-  }
-  out += ']';
-  return out;
+// A PostgreSQL text[] literal of the list (store/lists.hpp).
+template <class List>
+std::string pg_array(const List& items) {
+  return store::text_list(store::Engine::postgres, items);
 }
 
 // Params built outside co_await operands (g++ 12).
@@ -241,7 +167,7 @@ Task<std::vector<ConfirmResult>> ReservationStore::confirm_batch(store::Tx& tx,
     id_list = d::pg_array(ids);
   } else {
     load_sql = d::kLoadSqlite;
-    id_list = d::json_list(ids);
+    id_list = store::text_list(store::Engine::sqlite, ids);
   }
   store::Params load_params = d::bind(p(id_list));
   auto loaded = co_await tx.exec(load_sql, std::move(load_params));
@@ -293,7 +219,7 @@ Task<std::vector<ConfirmResult>> ReservationStore::confirm_batch(store::Tx& tx,
       for (std::size_t k = 0; k < seat_ids.size(); ++k) {
         rows.push_back({seat_events[k], seat_ids[k]});
       }
-      lock_params = d::bind(p(d::json_rows(rows)));
+      lock_params = d::bind(p(store::json_rows(rows)));
     }
     auto locked = co_await tx.exec(lock_sql, std::move(lock_params));
     std::map<std::pair<std::string, std::string>, const store::Row*> seat_rows;
@@ -356,7 +282,7 @@ Task<std::vector<ConfirmResult>> ReservationStore::confirm_batch(store::Tx& tx,
           for (std::size_t k = 0; k < ss.size(); ++k) {
             rows.push_back({se[k], ss[k], sr[k]});
           }
-          sell_params = d::bind(p(d::json_rows(rows)));
+          sell_params = d::bind(p(store::json_rows(rows)));
         }
         auto sold = co_await tx.exec(sell_sql, std::move(sell_params));
         if (sold.rows.size() != ss.size()) {
@@ -388,7 +314,7 @@ Task<std::vector<ConfirmResult>> ReservationStore::confirm_batch(store::Tx& tx,
         for (std::size_t k = 0; k < rid.size(); ++k) {
           rows.push_back({rid[k], pid[k]});
         }
-        confirm_params = d::bind(p(d::json_rows(rows)), p(now));
+        confirm_params = d::bind(p(store::json_rows(rows)), p(now));
       }
       auto updated = co_await tx.exec(confirm_sql, std::move(confirm_params));
       if (updated.affected != static_cast<std::int64_t>(fast.size())) {
@@ -407,23 +333,9 @@ Task<std::vector<ConfirmResult>> ReservationStore::confirm_batch(store::Tx& tx,
       r.status = Status::confirmed;
       r.payment_id = pays[i].payment_id;
       r.confirmed_at = now;
-      std::vector<Ticket> tickets;
-      for (const auto& it : r.items) {
-        for (std::int64_t k = 0; k < it.quantity; ++k) {
-          Ticket t;
-          t.code = new_ticket_code();
-          t.reservation_id = r.id;
-          t.event_id = r.event_id;
-          t.user_id = r.user_id;
-          t.seat_id = it.seat_id;
-          t.ticket_type_id = it.ticket_type_id;
-          t.label = it.label;
-          t.status = "valid";
-          t.issued_at = now;
-          ticket_rows.push_back({t.code, t.reservation_id, t.event_id, t.user_id, t.seat_id, t.ticket_type_id,
-                                 t.label});
-          tickets.push_back(std::move(t));
-        }
+      std::vector<Ticket> tickets = new_tickets(r, now);
+      for (const auto& t : tickets) {
+        ticket_rows.push_back({t.code, t.reservation_id, t.event_id, t.user_id, t.seat_id, t.ticket_type_id, t.label});
       }
       events.push_back({"reservation.confirmed", r.id, confirmed_payload(r, tickets, now), {}});
       ConfirmResult& out = results[i];
@@ -451,7 +363,7 @@ Task<std::vector<ConfirmResult>> ReservationStore::confirm_batch(store::Tx& tx,
         ticket_params.push_back(p(now));
       } else {
         tickets_sql = d::kTicketsSqlite;
-        ticket_params = d::bind(p(d::json_rows(ticket_rows)), p(now));
+        ticket_params = d::bind(p(store::json_rows(ticket_rows)), p(now));
       }
       auto inserted = co_await tx.exec(tickets_sql, std::move(ticket_params));
       (void)inserted;

@@ -1106,23 +1106,12 @@ Task<Reservation> ReservationStore::cancel(const std::string& id, const std::str
 // Confirmation on payment.completed
 
 Task<std::vector<Ticket>> ReservationStore::issue_tickets(store::Tx& tx, const Reservation& r, Millis now) {
-  std::vector<Ticket> out;
-  for (const auto& it : r.items) {
-    for (std::int64_t k = 0; k < it.quantity; ++k) {
-      Ticket t;
-      t.code = new_ticket_code();
-      t.reservation_id = r.id;
-      t.event_id = r.event_id;
-      t.user_id = r.user_id;
-      t.seat_id = it.seat_id;
-      t.ticket_type_id = it.ticket_type_id;
-      t.label = it.label;
-      t.status = "valid";
-      t.issued_at = now;
-      co_await tx.exec(sql::kInsertTicket, params(p(t.code), p(t.reservation_id), p(t.event_id), p(t.user_id),
-                                                  p(t.seat_id), p(t.ticket_type_id), p(t.label), p(now)));
-      out.push_back(std::move(t));
-    }
+  std::vector<Ticket> out = new_tickets(r, now);
+  for (const auto& t : out) {
+    auto ps = params(p(t.code), p(t.reservation_id), p(t.event_id), p(t.user_id), p(t.seat_id), p(t.ticket_type_id),
+                     p(t.label), p(now));
+    auto res = co_await tx.exec(sql::kInsertTicket, std::move(ps));
+    (void)res;
   }
   co_return out;
 }
