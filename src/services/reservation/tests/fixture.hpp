@@ -226,4 +226,29 @@ inline std::string engine_name(const ::testing::TestParamInfo<store::Engine>& in
                            ::testing::Values(store::Engine::sqlite, store::Engine::postgres), \
                            ::tiketi::reservation::testing::engine_name)
 
+// 1 = held, 0 = refused with `expected_code`; anything else is a test failure (rethrown).
+inline Task<int> try_seats(ReservationStore* store, SeatHold h, std::string expected_code) {
+  try {
+    co_await store->hold_seats(h);
+    co_return 1;
+  } catch (const ApiError& e) {
+    if (e.code() != expected_code) {
+      throw;
+    }
+    co_return 0;
+  }
+}
+
+inline Task<int> try_quota(ReservationStore* store, QuotaHold h, std::string expected_code) {
+  try {
+    co_await store->hold_quota(h);
+    co_return 1;
+  } catch (const ApiError& e) {
+    if (e.code() != expected_code) {
+      throw;
+    }
+    co_return 0;
+  }
+}
+
 }  // namespace tiketi::reservation::testing

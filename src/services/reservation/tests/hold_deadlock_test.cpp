@@ -57,23 +57,6 @@ Task<void> hold_open(store::Database* db, std::string sql, HeldTx* h) {
   co_await db->transaction(std::move(work), 1);
 }
 
-// 1 = held, 0 = refused with `expected_code` (any other error is rethrown).
-Task<int> quota_hold(ReservationStore* store, QuotaHold h) {
-  co_await store->hold_quota(h);
-  co_return 1;
-}
-Task<int> seat_hold(ReservationStore* store, SeatHold h, std::string expected_code) {
-  try {
-    co_await store->hold_seats(h);
-    co_return 1;
-  } catch (const ApiError& e) {
-    if (e.code() != expected_code) {
-      throw;
-    }
-    co_return 0;
-  }
-}
-
 class HoldDeadlock : public Fixture {
  protected:
   void SetUp() override {
@@ -177,10 +160,10 @@ TEST_P(HoldDeadlock, FirstGeneralAdmissionHoldsOfOneUserDoNotDeadlock) {
   auto [results, took] = interleave(
       "evd", "uma", "SELECT used FROM quota_stripes WHERE event_id = 'evd' FOR UPDATE",
       [&] {
-        return loop_.spawn(quota_hold(s, QuotaHold{"uma", "evd", "ga", 1, std::nullopt}));
+        return loop_.spawn(try_quota(s, QuotaHold{"uma", "evd", "ga", 1, std::nullopt}, ""));
       },
       [&] {
-        return loop_.spawn(quota_hold(s, QuotaHold{"uma", "evd", "ga", 2, std::nullopt}));
+        return loop_.spawn(try_quota(s, QuotaHold{"uma", "evd", "ga", 2, std::nullopt}, ""));
       });
   EXPECT_EQ(results.first, 1);
   EXPECT_EQ(results.second, 1);
@@ -197,11 +180,11 @@ TEST_P(HoldDeadlock, FirstSeatHoldsOfOneUserDoNotDeadlock) {
   auto [results, took] = interleave(
       "evs", "ulf", "SELECT status FROM seats WHERE event_id = 'evs' AND seat_id = 'S-0001' FOR UPDATE",
       [&] {
-        return loop_.spawn(seat_hold(s, SeatHold{"ulf", "evs", {"S-0001", "S-0002"}, std::nullopt}, ""));
+        return loop_.spawn(try_seats(s, SeatHold{"ulf", "evs", {"S-0001", "S-0002"}, std::nullopt}, ""));
       },
       [&] {
         return loop_.spawn(
-            seat_hold(s, SeatHold{"ulf", "evs", {"S-0001", "S-0003"}, std::nullopt}, "seat_unavailable"));
+            try_seats(s, SeatHold{"ulf", "evs", {"S-0001", "S-0003"}, std::nullopt}, "seat_unavailable"));
       });
   EXPECT_EQ(results.first, 1) << "A was first in line for S-0001";
   EXPECT_EQ(results.second, 0) << "B wanted S-0001 too: refused, all or nothing";
@@ -226,8 +209,8 @@ TEST_P(HoldDeadlock, GroupCommitBatchGivesUpOnALockWaitAndItsHoldsRunAlone) {
                 "SELECT status FROM seats WHERE event_id = 'evb' AND seat_id = 'S-0005' FOR UPDATE", &y_));
   const std::int64_t y_pid = y_.started.get_future().get();
   const auto failed0 = s->hold_batches_failed();
-  auto held = loop_.spawn(seat_hold(s, SeatHold{"vera", "evb", {"S-0005"}, std::nullopt}, ""));
-  auto other = loop_.spawn(seat_hold(s, SeatHold{"walt", "evb", {"S-0001"}, std::nullopt}, ""));
+  auto held = loop_.spawn(try_seats(s, SeatHold{"vera", "evb", {"S-0005"}, std::nullopt}, ""));
+  auto other = loop_.spawn(try_seats(s, SeatHold{"walt", "evb", {"S-0001"}, std::nullopt}, ""));
   // The batch gave up on the lock while Y still holds it; the hold now waits alone.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (s->hold_batches_failed() == failed0 && std::chrono::steady_clock::now() < deadline) {

@@ -14,31 +14,6 @@ namespace {
 
 class HoldRace : public Fixture {};
 
-// 1 = held, 0 = refused with `expected_code`; anything else is a test failure (rethrown).
-Task<int> try_seats(ReservationStore* store, SeatHold h, std::string expected_code) {
-  try {
-    co_await store->hold_seats(h);
-    co_return 1;
-  } catch (const ApiError& e) {
-    if (e.code() != expected_code) {
-      throw;
-    }
-    co_return 0;
-  }
-}
-
-Task<int> try_quota(ReservationStore* store, QuotaHold h, std::string expected_code) {
-  try {
-    co_await store->hold_quota(h);
-    co_return 1;
-  } catch (const ApiError& e) {
-    if (e.code() != expected_code) {
-      throw;
-    }
-    co_return 0;
-  }
-}
-
 Task<std::string> hold_id(ReservationStore* store, SeatHold h) {
   co_return (co_await store->hold_seats(h)).reservation.id;
 }
