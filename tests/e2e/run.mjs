@@ -715,7 +715,12 @@ async function main() {
           p.locator('.error[data-code=seat_unavailable]').waitFor({ timeout: 10_000 }).then(() => 'lost'),
         ]).catch((e) => `neither (at ${p.url()}: ${String(e.message ?? e).split('\n')[0]})`);
       const outcomes = Promise.all([outcome(a.page), outcome(b.page)]);
-      await Promise.all([holdA.click(), holdB.click()]);
+      // Both press at the same moment: the click events are dispatched on the buttons directly.
+      // click() first waits until a button is stable and nothing covers it (the selection card
+      // animates in); under load that delayed one page until the other page's hold had already
+      // reached it through the live map and dropped its pick (button disabled), so there was no
+      // race left to test and the journey timed out.
+      await Promise.all([holdA.dispatchEvent('click'), holdB.dispatchEvent('click')]);
       const [oa, ob] = await outcomes;
       if ([oa, ob].sort().join() !== 'lost,won') fail(`expected exactly one winner, got A=${oa} B=${ob}`);
       const winner = oa === 'won' ? a : b;
