@@ -110,17 +110,9 @@ std::map<std::string, Reservation> reservations_from(const store::Result& res) {
     if (it == out.end()) {
       it = out.emplace(id, reservation_from(row)).first;
     }
-    if (row.is_null("item_idx")) {
-      continue;  // no items (LEFT JOIN)
+    if (auto item = joined_item_from(row)) {
+      it->second.items.push_back(std::move(*item));
     }
-    ReservationItem i;
-    i.seat_id = row.opt_str("item_seat_id");
-    i.label = row.str("item_label");
-    i.ticket_type_id = row.str("item_ticket_type_id");
-    i.unit_price = row.i64("item_unit_price");
-    i.quantity = row.i64("item_quantity");
-    i.stripe = row.opt_i64("item_stripe");
-    it->second.items.push_back(std::move(i));
   }
   return out;
 }

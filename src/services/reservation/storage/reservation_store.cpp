@@ -93,6 +93,20 @@ Reservation reservation_from(const store::Row& row) {
   return r;
 }
 
+std::optional<ReservationItem> joined_item_from(const store::Row& row) {
+  if (row.is_null("item_idx")) {
+    return std::nullopt;  // no items (LEFT JOIN)
+  }
+  ReservationItem i;
+  i.seat_id = row.opt_str("item_seat_id");
+  i.label = row.str("item_label");
+  i.ticket_type_id = row.str("item_ticket_type_id");
+  i.unit_price = row.i64("item_unit_price");
+  i.quantity = row.i64("item_quantity");
+  i.stripe = row.opt_i64("item_stripe");
+  return i;
+}
+
 Ticket ticket_from(const store::Row& row) {
   Ticket t;
   t.code = row.str("code");
@@ -912,17 +926,9 @@ std::optional<Reservation> reservation_with_items(const store::Result& res) {
   }
   Reservation r = reservation_from(res.rows.front());
   for (const auto& row : res.rows) {
-    if (row.is_null("item_idx")) {
-      continue;  // no items (LEFT JOIN)
+    if (auto item = joined_item_from(row)) {
+      r.items.push_back(std::move(*item));
     }
-    ReservationItem i;
-    i.seat_id = row.opt_str("item_seat_id");
-    i.label = row.str("item_label");
-    i.ticket_type_id = row.str("item_ticket_type_id");
-    i.unit_price = row.i64("item_unit_price");
-    i.quantity = row.i64("item_quantity");
-    i.stripe = row.opt_i64("item_stripe");
-    r.items.push_back(std::move(i));
   }
   return r;
 }

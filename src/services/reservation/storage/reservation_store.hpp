@@ -216,6 +216,9 @@ class ReservationStore {
 };
 
 Reservation reservation_from(const store::Row& row);
+// The item of a reservation-with-items row (the item_* columns of the LEFT JOIN); nullopt when the
+// row carries no item.
+std::optional<ReservationItem> joined_item_from(const store::Row& row);
 Ticket ticket_from(const store::Row& row);
 
 }  // namespace tiketi::reservation
