@@ -256,16 +256,13 @@ Task<std::vector<std::string>> Outbox::add_many(store::Tx& tx, const Clock& cloc
     (void)r;
   } else {
     // [[id, topic, key, payload, trace_id], ...]; json_each's key is the element's index.
-    std::string list = "[";
+    std::vector<std::vector<std::optional<std::string>>> rows;
+    rows.reserve(events.size());
     for (std::size_t i = 0; i < events.size(); ++i) {
       auto& e = events[i];
-      list += i > 0 ? "," : "";
-      std::vector<std::string> row{ids[i], std::move(e.topic), std::move(e.key), std::move(e.payload),
-                                   std::move(e.trace_id)};
-      list += store::text_list(engine, row);
+      rows.push_back({ids[i], std::move(e.topic), std::move(e.key), std::move(e.payload), std::move(e.trace_id)});
     }
-    list += "]";
-    store::Params bound = params(store::p(std::move(list)), store::p(now));
+    store::Params bound = params(store::p(store::json_rows(rows)), store::p(now));
     auto r = co_await tx.exec(kInsertEventsSqlite, std::move(bound));
     (void)r;
   }

@@ -98,6 +98,17 @@ std::string seat_label(std::string_view section, std::string_view row, std::int6
 
 std::string new_ticket_code() { return ids::random_token(16); }
 
+std::vector<std::string> seat_ids_of(const Reservation& r) {
+  std::vector<std::string> out;
+  for (const auto& i : r.items) {
+    if (i.seat_id) {
+      out.push_back(*i.seat_id);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<Ticket> new_tickets(const Reservation& r, Millis issued_at) {
   std::vector<Ticket> out;
   for (const auto& it : r.items) {

@@ -116,6 +116,9 @@ std::string seat_label(std::string_view section, std::string_view row, std::int6
 // Unguessable ticket code (128 random bits, base64url).
 std::string new_ticket_code();
 
+// The reservation's seat ids, sorted (the lock order); empty for general admission.
+std::vector<std::string> seat_ids_of(const Reservation& r);
+
 // The tickets a confirmed reservation issues: one per unit of each item, fresh codes, valid.
 std::vector<Ticket> new_tickets(const Reservation& r, Millis issued_at);
 

@@ -117,17 +117,6 @@ std::map<std::string, Reservation> reservations_from(const store::Result& res) {
   return out;
 }
 
-std::vector<std::string> sorted_seats(const Reservation& r) {
-  std::vector<std::string> out;
-  for (const auto& i : r.items) {
-    if (i.seat_id) {
-      out.push_back(*i.seat_id);
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 }  // namespace confirm_batch_detail
 
 Task<std::vector<ConfirmResult>> ReservationStore::confirm_batch(store::Tx& tx,
@@ -193,7 +182,7 @@ Task<std::vector<ConfirmResult>> ReservationStore::confirm_batch(store::Tx& tx,
     if (r.kind != Kind::seated) {
       continue;
     }
-    for (auto& s : d::sorted_seats(r)) {
+    for (auto& s : seat_ids_of(r)) {
       seat_events.push_back(r.event_id);
       seat_ids.push_back(std::move(s));
     }
@@ -224,7 +213,7 @@ Task<std::vector<ConfirmResult>> ReservationStore::confirm_batch(store::Tx& tx,
         continue;
       }
       bool ok = true;
-      for (const auto& s : d::sorted_seats(r)) {
+      for (const auto& s : seat_ids_of(r)) {
         auto it = seat_rows.find({r.event_id, s});
         if (it == seat_rows.end()) {
           ok = false;
@@ -256,7 +245,7 @@ Task<std::vector<ConfirmResult>> ReservationStore::confirm_batch(store::Tx& tx,
         if (r.kind != Kind::seated) {
           continue;
         }
-        for (auto& s : d::sorted_seats(r)) {
+        for (auto& s : seat_ids_of(r)) {
           se.push_back(r.event_id);
           ss.push_back(std::move(s));
           sr.push_back(r.id);

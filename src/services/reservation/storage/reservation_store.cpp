@@ -4,11 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <deque>
 #include <set>
@@ -47,17 +42,6 @@ struct QuotaExhausted : std::runtime_error {
 };
 
 bool is_pg(const store::Tx& tx) { return tx.engine() == store::Engine::postgres; }
-
-std::vector<std::string> seat_ids_of(const Reservation& r) {
-  std::vector<std::string> out;
-  for (const auto& i : r.items) {
-    if (i.seat_id) {
-      out.push_back(*i.seat_id);
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 void append(store::Params& ps, const std::vector<std::string>& values) {
   for (const auto& v : values) {
