@@ -31,6 +31,7 @@ Settings load_settings(const Config& config) {
   s.quota_stripes = config.get_int("reservation.quota_stripes", 32, 1, 256);
   s.sqlite_hold_batch = config.get_int("reservation.sqlite_hold_batch", 64, 1, 1'000);
   s.pg_hold_batch = config.get_int("reservation.pg_hold_batch", 64, 1, 1'000);
+  s.pg_hold_inflight = config.get_int("reservation.pg_hold_inflight", 2, 1, 8);
   s.sweep_interval_ms = config.get_int("reservation.sweep_interval_ms", 1'000, 10, 600'000);
   s.seat_cache_ms = config.get_int("reservation.seat_cache_ms", 1'000, 0, 60'000);
   s.seat_feed_tick_ms = config.get_int("reservation.seat_feed_tick_ms", 200, 10, 10'000);
@@ -160,6 +161,7 @@ class ReservationService final : public app::Service {
     so.quota_stripes = s->settings.quota_stripes;
     so.sqlite_hold_batch = static_cast<std::size_t>(s->settings.sqlite_hold_batch);
     so.pg_hold_batch = static_cast<std::size_t>(s->settings.pg_hold_batch);
+    so.pg_hold_inflight = static_cast<std::size_t>(s->settings.pg_hold_inflight);
     s->store = std::make_unique<ReservationStore>(ctx.db, s->ctx.clock, ctx.log, so);
     s->seats = std::make_unique<SeatMapCache>(*s->store, s->ctx.clock, s->settings.seat_cache_ms);
 

@@ -17,6 +17,7 @@ struct Settings {
   std::int64_t quota_stripes = 32;   // reservation.quota_stripes
   std::int64_t sqlite_hold_batch = 64;  // reservation.sqlite_hold_batch (1 = no group commit)
   std::int64_t pg_hold_batch = 64;      // reservation.pg_hold_batch (1 = no group commit)
+  std::int64_t pg_hold_inflight = 2;    // reservation.pg_hold_inflight: batches running at once
   Millis sweep_interval_ms = 1'000;  // reservation.sweep_interval_ms
   Millis seat_cache_ms = 1'000;      // reservation.seat_cache_ms
   Millis seat_feed_tick_ms = 200;    // reservation.seat_feed_tick_ms: live seat map batching

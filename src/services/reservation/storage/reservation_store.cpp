@@ -6,7 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <iterator>
 #include <set>
+#include <unordered_set>
 #include <stdexcept>
 
 #include "coord/outbox.hpp"
@@ -166,17 +168,30 @@ Task<void> insert_reservation(store::Tx& tx, const Reservation& r) {
 
 namespace {
 constexpr int kPgBatchLockTimeoutMs = 100;
+
+// Keys of the existing rows a PostgreSQL hold locks (group commit keeps batches in flight disjoint).
+std::string user_row(const std::string& event_id, const std::string& user_id) {
+  return "u\n" + event_id + "\n" + user_id;
+}
+std::string seat_row(const std::string& event_id, const std::string& seat_id) {
+  return "s\n" + event_id + "\n" + seat_id;
+}
+std::string stripe_row(const std::string& event_id, const std::string& ticket_type_id, std::int64_t stripe) {
+  return "q\n" + event_id + "\n" + ticket_type_id + "\n" + std::to_string(stripe);
+}
 }  // namespace
 
 struct ReservationStore::GroupCommit {
   using Stmts = std::vector<std::pair<std::string, store::Params>>;
   struct Waiter {
     Stmts stmts;
+    std::vector<std::string> rows;  // existing rows the hold locks (PostgreSQL)
     // Under GroupCommit::mu:
+    std::vector<std::shared_ptr<Waiter>> batch;  // set on the batch's leader (batch.front() == it)
     std::vector<store::Result> results;
     bool done = false;   // results are in (or `alone`)
     bool alone = false;  // the shared transaction failed: run by itself
-    bool lead = false;   // run the next shared transaction
+    bool lead = false;   // run `batch` as the next shared transaction
     // The parked coroutine while it waits for done/lead (resumed once, on its own executor). It was
     // a 20 ms polling timer: under a hold storm thousands of queued holds re-armed it 50 times a
     // second each (the timer queue and the wake-ups were about a fifth of the process's CPU).
@@ -184,11 +199,59 @@ struct ReservationStore::GroupCommit {
   };
   std::mutex mu;
   std::deque<std::shared_ptr<Waiter>> queue;
-  bool running = false;
-  std::atomic<std::uint64_t> batches{0}, holds{0}, failed{0};
+  std::size_t in_flight = 0;
+  // The rows locked by the batches in flight. Batches in flight together are disjoint in rows, so a
+  // batch never waits for another batch of this process (no lock-order cycle between them).
+  std::unordered_set<std::string> busy;
+  std::atomic<std::uint64_t> batches{0}, holds{0}, failed{0}, peak{0};
 
   // Call with `mu` held after setting done/lead: returns the resumer to call once `mu` is released.
   static store::detail::Resumer<void()> take_parked(Waiter& w) { return std::move(w.parked); }
+
+  // With `mu` held: forms batches from the queue while fewer than `max_in_flight` run, each up to
+  // `limit` holds that share no row with a running batch (queue order otherwise), and marks each
+  // batch's first hold its leader. Returns the leaders' resumers (call them once `mu` is released).
+  std::vector<store::detail::Resumer<void()>> start_batches(std::size_t limit, std::size_t max_in_flight) {
+    std::vector<store::detail::Resumer<void()>> wake;
+    while (in_flight < max_in_flight && !queue.empty()) {
+      std::vector<std::shared_ptr<Waiter>> batch;
+      std::deque<std::shared_ptr<Waiter>> skipped;
+      // Bounded scan: holds that conflict with a running batch stay queued, in order.
+      std::size_t scanned = 0;
+      while (!queue.empty() && batch.size() < limit && scanned < 4 * limit) {
+        auto w = std::move(queue.front());
+        queue.pop_front();
+        ++scanned;
+        const bool conflict = in_flight > 0 && std::any_of(w->rows.begin(), w->rows.end(),
+                                                           [this](const auto& r) { return busy.contains(r); });
+        if (conflict) {
+          skipped.push_back(std::move(w));
+        } else {
+          batch.push_back(std::move(w));
+        }
+      }
+      while (!skipped.empty()) {
+        queue.push_front(std::move(skipped.back()));
+        skipped.pop_back();
+      }
+      if (batch.empty()) {
+        break;
+      }
+      for (const auto& w : batch) {
+        busy.insert(w->rows.begin(), w->rows.end());
+      }
+      ++in_flight;
+      if (in_flight > peak.load(std::memory_order_relaxed)) {
+        peak.store(in_flight, std::memory_order_relaxed);
+      }
+      Waiter& leader = *batch.front();
+      leader.lead = true;
+      leader.batch = std::move(batch);
+      wake.push_back(take_parked(leader));
+    }
+    return wake;
+  }
+
   // Suspends until done or lead is set (checked and parked under `mu`: a wake-up cannot be lost).
   Task<void> wait(std::shared_ptr<Waiter> w) {
     auto init = [this, w](store::detail::Resumer<void()> r) {
@@ -214,14 +277,17 @@ ReservationStore::ReservationStore(store::DatabasePtr db, ClockPtr clock, LogCon
 std::uint64_t ReservationStore::hold_batches() const { return group_->batches.load(std::memory_order_relaxed); }
 std::uint64_t ReservationStore::hold_batched() const { return group_->holds.load(std::memory_order_relaxed); }
 std::uint64_t ReservationStore::hold_deadlocks() const { return hold_deadlocks_.load(std::memory_order_relaxed); }
+std::uint64_t ReservationStore::hold_batches_peak() const { return group_->peak.load(std::memory_order_relaxed); }
 std::uint64_t ReservationStore::hold_batches_failed() const {
   return group_->failed.load(std::memory_order_relaxed);
 }
 
 Task<std::vector<store::Result>> ReservationStore::run_grouped(
-    std::vector<std::pair<std::string, store::Params>> stmts) {
-  const std::size_t batch_limit =
-      db_->engine() == store::Engine::sqlite ? opts_.sqlite_hold_batch : opts_.pg_hold_batch;
+    std::vector<std::pair<std::string, store::Params>> stmts, std::vector<std::string> rows) {
+  const bool pg = db_->engine() == store::Engine::postgres;
+  const std::size_t batch_limit = pg ? opts_.pg_hold_batch : opts_.sqlite_hold_batch;
+  // SQLite has one writer: one batch at a time.
+  const std::size_t max_in_flight = pg ? std::max<std::size_t>(1, opts_.pg_hold_inflight) : 1;
   if (batch_limit <= 1) {
     auto res = co_await db_->pipeline(std::move(stmts));
     co_return res;
@@ -230,34 +296,33 @@ Task<std::vector<store::Result>> ReservationStore::run_grouped(
   GroupCommit& g = *group_;
   auto me = std::make_shared<Waiter>();
   me->stmts = std::move(stmts);
+  me->rows = std::move(rows);
   {
-    std::lock_guard lock(g.mu);
-    g.queue.push_back(me);
-    if (!g.running) {
-      g.running = true;
-      me->lead = true;
-    }
-  }
-  // Wait to be done or to lead (parked; the leader that sets the flag resumes it).
-  co_await g.wait(me);
-  bool lead_now = false;
-  {
-    std::lock_guard lock(g.mu);
-    lead_now = !me->done;
-  }
-  if (lead_now) {
-    // This hold is at the front of the queue: take it and whatever queued behind it.
-    std::vector<std::shared_ptr<Waiter>> batch;
+    std::vector<store::detail::Resumer<void()>> wake;
     {
       std::lock_guard lock(g.mu);
-      while (!g.queue.empty() && batch.size() < batch_limit) {
-        batch.push_back(std::move(g.queue.front()));
-        g.queue.pop_front();
+      g.queue.push_back(me);
+      wake = g.start_batches(batch_limit, max_in_flight);
+    }
+    for (auto& r : wake) {
+      if (r) {
+        r.resume();  // a waiter not parked yet sees its flag when it parks (this one included)
       }
     }
+  }
+  // Wait to be done or to lead (parked; whoever sets the flag resumes it).
+  co_await g.wait(me);
+  std::vector<std::shared_ptr<Waiter>> batch;
+  {
+    std::lock_guard lock(g.mu);
+    if (!me->done) {
+      batch = std::move(me->batch);  // this hold leads `batch` (it is batch.front())
+    }
+  }
+  if (!batch.empty()) {
     GroupCommit::Stmts all;
     std::size_t at = 0;
-    if (db_->engine() == store::Engine::postgres) {
+    if (pg) {
       // Batches of two replicas (or a batch and an expiry/confirmation) could wait for each other's
       // rows: a batch gives up after a short lock wait instead of PostgreSQL's 1 s deadlock_timeout,
       // and its holds run again alone (each hold alone locks in the one global order).
@@ -283,9 +348,8 @@ Task<std::vector<store::Result>> ReservationStore::run_grouped(
     if (failed) {
       g.failed.fetch_add(1, std::memory_order_relaxed);
     }
-    std::shared_ptr<Waiter> next;
     std::vector<store::detail::Resumer<void()>> wake;
-    wake.reserve(batch.size() + 1);
+    wake.reserve(batch.size() + max_in_flight);
     {
       std::lock_guard lock(g.mu);
       for (const auto& w : batch) {
@@ -297,19 +361,18 @@ Task<std::vector<store::Result>> ReservationStore::run_grouped(
                             std::make_move_iterator(res.begin() + static_cast<std::ptrdiff_t>(at + n)));
           at += n;
         }
+        for (const auto& r : w->rows) {
+          g.busy.erase(r);
+        }
         w->done = true;
         w->lead = false;
         if (w != me) {
           wake.push_back(GroupCommit::take_parked(*w));
         }
       }
-      if (!g.queue.empty()) {
-        next = g.queue.front();
-        next->lead = true;
-        wake.push_back(GroupCommit::take_parked(*next));
-      } else {
-        g.running = false;
-      }
+      --g.in_flight;
+      auto leaders = g.start_batches(batch_limit, max_in_flight);
+      std::move(leaders.begin(), leaders.end(), std::back_inserter(wake));
     }
     for (auto& r : wake) {
       if (r) {
@@ -437,7 +500,7 @@ void take_held_seats(const store::Result& held, Reservation& r, InventoryChange&
 }  // namespace
 
 Task<store::Result> ReservationStore::pg_hold(const std::string& event_id, const std::string& user_id,
-                                              std::string sql, store::Params ps) {
+                                              std::string sql, store::Params ps, std::vector<std::string> rows) {
   std::string key = event_id + "\n" + user_id;
   bool known = false;
   {
@@ -451,7 +514,8 @@ Task<store::Result> ReservationStore::pg_hold(const std::string& event_id, const
   // The insert runs first in the transaction and holds no other lock while it waits (for a
   // concurrent first hold of the same user that inserted the row and has not committed yet); the
   // hold statement then finds the row and locks it before the stripe/seats. (In a group commit
-  // batch the holds before it hold their own locks meanwhile: one batch runs at a time.)
+  // batch the holds before it hold their own locks meanwhile; a batch running at the same time
+  // shares no row with this one, the user's counter row included.)
   std::vector<std::pair<std::string, store::Params>> stmts;
   if (!known) {
     stmts.emplace_back(sql::kEnsureUserTickets, params(p(event_id), p(user_id)));
@@ -460,7 +524,8 @@ Task<store::Result> ReservationStore::pg_hold(const std::string& event_id, const
   const std::size_t hold_at = stmts.size() - 1;
   std::vector<store::Result> res;
   if (opts_.pg_hold_batch > 1) {
-    res = co_await run_grouped(std::move(stmts));
+    rows.push_back(user_row(event_id, user_id));
+    res = co_await run_grouped(std::move(stmts), std::move(rows));
   } else {
     res = co_await db_->pipeline(std::move(stmts));
   }
@@ -584,7 +649,12 @@ Task<HoldResult> ReservationStore::hold_seats(const SeatHold& h) {
         auto ps = params(p(h.event_id), p(r.id), p(r.expires_at), p(now), p(count), p(h.user_id),
                          p(ev->per_user_limit), p(h.idempotency_key), p(hash));
         append(ps, h.seat_ids);
-        auto res = co_await pg_hold(h.event_id, h.user_id, pg_sql, std::move(ps));
+        std::vector<std::string> rows;
+        rows.reserve(n + 1);
+        for (const auto& seat : h.seat_ids) {
+          rows.push_back(seat_row(h.event_id, seat));
+        }
+        auto res = co_await pg_hold(h.event_id, h.user_id, pg_sql, std::move(ps), std::move(rows));
         if (res.rows.size() == 1 && res.rows.front().is_null(0)) {
           const store::Row& diag = res.rows.front();
           if (diag.i64("found") == count && diag.i64("free") == count) {
@@ -837,7 +907,8 @@ Task<HoldResult> ReservationStore::hold_quota(const QuotaHold& h) {
         auto ps = params(p(h.event_id), p(h.ticket_type_id), p(h.user_id), p(stripe), p(h.quantity),
                          p(ev->per_user_limit), p(r.id), p(r.amount), p(r.expires_at), p(h.idempotency_key),
                          p(hash), p(now), p(name), p(price));
-        auto res = co_await pg_hold(h.event_id, h.user_id, sql::kGaHoldPg, std::move(ps));
+        std::vector<std::string> rows{stripe_row(h.event_id, h.ticket_type_id, stripe)};
+        auto res = co_await pg_hold(h.event_id, h.user_id, sql::kGaHoldPg, std::move(ps), std::move(rows));
         const store::Row& row = res.one();
         if (!row.is_null("stripe")) {
           if (row.i64("written") != 2) {

@@ -26,12 +26,15 @@ struct StoreOptions {
   // SQLite group commit: holds that queue up while one write transaction runs share the next one
   // (each hold's statements are conditional, so each stays all or nothing). 1 turns it off.
   std::size_t sqlite_hold_batch = 64;
-  // PostgreSQL group commit of the one-statement holds: holds that queue up while one batch runs go
-  // together as the next pipeline (one round trip, one transaction, one commit); one batch in flight
-  // at a time, so two batches of this process never lock each other's rows in opposite orders (a
-  // batch waits at most 100 ms for a lock — lock_timeout — then its holds run alone). 1 turns it off
-  // (each hold its own statement and commit, up to the pool size in parallel).
+  // PostgreSQL group commit of the one-statement holds: holds that queue up while a batch runs go
+  // together as the next pipeline (one round trip, one transaction, one commit). A batch waits at
+  // most 100 ms for a lock (lock_timeout), then its holds run alone. 1 turns it off (each hold its
+  // own statement and commit, up to the pool size in parallel).
   std::size_t pg_hold_batch = 64;
+  // PostgreSQL batches of this process in flight at once (one executes while the other commits, on
+  // two backends). Two batches in flight never share a row — a hold whose user counter, seats or
+  // stripe is in a running batch waits for the next one — so they cannot wait for each other.
+  std::size_t pg_hold_inflight = 2;
 };
 
 struct HoldResult {
@@ -161,13 +164,16 @@ class ReservationStore {
   std::uint64_t hold_batches() const;
   std::uint64_t hold_batched() const;
   std::uint64_t hold_batches_failed() const;  // shared transactions that failed (holds re-run alone)
+  std::uint64_t hold_batches_peak() const;    // most batches seen in flight at once
   std::uint64_t hold_deadlocks() const;       // PostgreSQL one-statement holds retried after a deadlock
 
  private:
-  // SQLite: a hold's statements (a db pipeline), run in one write transaction together with other
-  // holds queued meanwhile. Results are this hold's own, in order. If the shared transaction fails,
-  // each hold runs again alone, so an error belongs to the hold that caused it.
-  Task<std::vector<store::Result>> run_grouped(std::vector<std::pair<std::string, store::Params>> stmts);
+  // A hold's statements (a db pipeline), run in one write transaction together with other holds
+  // queued meanwhile. Results are this hold's own, in order. If the shared transaction fails, each
+  // hold runs again alone, so an error belongs to the hold that caused it. `rows` names the existing
+  // rows the hold locks (PostgreSQL: two batches in flight never share one; SQLite runs one batch).
+  Task<std::vector<store::Result>> run_grouped(std::vector<std::pair<std::string, store::Params>> stmts,
+                                               std::vector<std::string> rows = {});
   struct GroupCommit;
 
   Task<std::optional<Reservation>> load(store::Tx& tx, const std::string& id, bool lock);
@@ -192,8 +198,9 @@ class ReservationStore {
   // pg_hold runs the hold statement `sql`, preceded — while this process has not seen the user's
   // row yet — by that insert in the same pipeline (one round trip, one implicit transaction, one
   // commit; it was a commit of its own before every first hold).
+  // `rows`: the seats or the stripe the statement locks (keys from seat_row/stripe_row in the .cpp).
   Task<store::Result> pg_hold(const std::string& event_id, const std::string& user_id, std::string sql,
-                              store::Params ps);
+                              store::Params ps, std::vector<std::string> rows);
 
   store::DatabasePtr db_;
   ClockPtr clock_;
