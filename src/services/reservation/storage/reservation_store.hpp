@@ -17,6 +17,7 @@
 #include "services/reservation/domain/model.hpp"
 #include "services/reservation/dto/events.hpp"
 #include "store/database.hpp"
+#include "store/group_commit.hpp"
 
 namespace tiketi::reservation {
 
@@ -174,7 +175,6 @@ class ReservationStore {
   // rows the hold locks (PostgreSQL: two batches in flight never share one; SQLite runs one batch).
   Task<std::vector<store::Result>> run_grouped(std::vector<std::pair<std::string, store::Params>> stmts,
                                                std::vector<std::string> rows = {});
-  struct GroupCommit;
 
   Task<std::optional<Reservation>> load(store::Tx& tx, const std::string& id, bool lock);
   Task<std::optional<HoldResult>> replay(const std::string& user_id, const std::optional<std::string>& key,
@@ -219,7 +219,7 @@ class ReservationStore {
     Millis fetched_at = 0;
   };
   std::map<std::string, TicketTypeInfo> ticket_types_;  // "event\nticket type", reused like events_
-  std::shared_ptr<GroupCommit> group_;
+  std::unique_ptr<store::GroupCommit> group_;  // holds: SQLite always, PostgreSQL with pg_hold_batch > 1
 };
 
 Reservation reservation_from(const store::Row& row);
