@@ -42,6 +42,7 @@ Settings load_settings(const Config& config) {
   s.reconcile_interval_ms = config.get_int("payment.reconcile_interval_ms", 1'000, 10, 600'000);
   s.created_ttl_ms = config.get_int("payment.created_ttl_ms", 15 * 60'000, 1'000, 7 * 86'400'000LL);
   s.max_charge = config.get_int("payment.max_point_charge", 1'000'000, 1, kMaxAmount);
+  s.pg_write_batch = config.get_int("payment.pg_write_batch", 64, 1, 1'000);
   if (auto u = config.get("payment.success_url")) {
     s.success_url = *u;
   }
@@ -92,7 +93,7 @@ class PaymentService final : public app::Service {
     const Config& config = ctx.config != nullptr ? *ctx.config : kDefaults;
     s->settings = load_settings(config);
     s->authenticator = common::Authenticator::from_config(config, s->ctx.clock);
-    s->store = std::make_unique<PaymentStore>(ctx.db, s->ctx.clock);
+    s->store = std::make_unique<PaymentStore>(ctx.db, s->ctx.clock, static_cast<std::size_t>(s->settings.pg_write_batch));
     s->metrics.registry = ctx.metrics != nullptr ? ctx.metrics : &metrics::global();
     s->metrics.unknown = &s->metrics.registry->counter("payment_unknown_outcomes_total",
                                                        "Gateway calls whose outcome was unknown");

@@ -29,6 +29,9 @@ struct Settings {
   std::string fail_url = "/payments/fail";        // payment.fail_url
   std::int64_t created_ttl_ms = 15 * 60'000;      // payment.created_ttl_ms: abandon CREATED after this
   std::int64_t max_charge = 1'000'000;            // payment.max_point_charge
+  // payment.pg_write_batch: PostgreSQL group commit of the card path's single-statement writes of
+  // concurrent payments (1 = off; each write still committed durably before its request goes on).
+  std::int64_t pg_write_batch = 64;
   std::optional<std::string> internal_token;      // reservation.internal_token (sent on internal calls)
   bool background = true;                         // payment.background=off: jobs only run by hand (tests)
 };

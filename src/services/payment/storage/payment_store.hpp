@@ -3,6 +3,7 @@
 // transaction (so a balance change, its history row, the payment row and the outbox event commit
 // together); the others run on their own.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "core/clock.hpp"
 #include "services/payment/domain/model.hpp"
 #include "store/database.hpp"
+#include "store/group_commit.hpp"
 
 namespace tiketi::payment {
 
@@ -35,7 +37,11 @@ struct RevenueDay {
 
 class PaymentStore {
  public:
-  PaymentStore(store::DatabasePtr db, ClockPtr clock);
+  // `write_batch` > 1 on PostgreSQL: the card path's three single-statement writes (insert, start
+  // the gateway call, CONFIRMED + outbox row) of concurrent payments share transactions (group
+  // commit, store/group_commit.hpp; each commit still durable before its caller goes on).
+  PaymentStore(store::DatabasePtr db, ClockPtr clock, std::size_t write_batch = 1);
+  ~PaymentStore();
   store::Database& db() { return *db_; }
   const Clock& clock() const { return *clock_; }
 
@@ -95,11 +101,17 @@ class PaymentStore {
   Task<std::vector<RevenueDay>> revenue(Millis from, Millis to);
 
   static Payment payment_from(const store::Row& row);
+  const store::GroupCommit* group_commit() const { return group_.get(); }  // null when off
   static Refund refund_from(const store::Row& row);
 
  private:
+  // One statement alone, or through the group commit (PostgreSQL, write_batch > 1). `rows`: the
+  // payment row and the unique keys the statement inserts or locks.
+  Task<store::Result> write(const char* sql, store::Params params, std::vector<std::string> rows);
+
   store::DatabasePtr db_;
   ClockPtr clock_;
+  std::unique_ptr<store::GroupCommit> group_;  // null when off
 };
 
 }  // namespace tiketi::payment
