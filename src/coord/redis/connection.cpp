@@ -499,6 +499,9 @@ Task<Reply> Connection::command(std::vector<std::string> args) {
 bool Connection::connected() const { return impl_->is_connected; }
 
 void Connection::close() {
+  if (closed_.exchange(true)) {
+    return;
+  }
   asio::dispatch(impl_->strand, [impl = impl_] { impl->close(); });
 }
 

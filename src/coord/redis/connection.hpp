@@ -3,6 +3,7 @@
 // or socket types here). All hiredis calls happen on the connection's strand; submit() may be
 // called from any thread. Replies come back in order, so many commands are in flight at once
 // (pipelining) on one socket.
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -67,6 +68,7 @@ class Connection {
  private:
   explicit Connection(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
+  std::atomic<bool> closed_{false};  // close() dispatches once (the destructor closes too)
 };
 using ConnectionPtr = std::shared_ptr<Connection>;
 
