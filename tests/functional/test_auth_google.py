@@ -7,6 +7,9 @@ Checked:
 - /api/v1/auth/providers advertises Google when configured;
 - start -> provider -> callback -> one-time code in the fragment -> exchange -> tokens -> /auth/me;
 - a forged ID token (signed by another key) -> 401 id_token_bad_signature, no account;
+- a wrong audience, a wrong nonce -> 401 id_token_wrong_audience / id_token_wrong_nonce, no account;
+- a replayed state (second callback with the same state and a fresh code) -> 400 oidc_state_invalid;
+- a known email linked: a verified (admin-created) account keeps its id and gains Google;
 - /metrics carries the auth series (Google sign-ins by result, logins, signups, refreshes, reuse).
 """
 
@@ -16,6 +19,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -35,6 +39,7 @@ class FakeProvider:
     def __init__(self, key):
         self.key = key
         self.sign_with = key
+        self.claim_overrides = {}  # applied to the next ID tokens (wrong aud, wrong nonce)
         self.codes = {}
         provider = self
 
@@ -77,6 +82,7 @@ class FakeProvider:
         header = {"alg": "RS256", "kid": self.key.kid, "typ": "JWT"}
         claims = {"iss": self.issuer, "aud": CLIENT_ID, "sub": p["sub"], "email": p["email"], "email_verified": True,
                   "name": "Functional Fan", "nonce": p["nonce"], "iat": now, "exp": now + 3600}
+        claims.update(self.claim_overrides)
         signing_input = (b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())).encode()
         return signing_input.decode() + "." + b64url(self.sign_with.sign(signing_input))
 
@@ -116,13 +122,37 @@ class GoogleSignInTest(unittest.TestCase):
         cls.provider.close()
         shutil.rmtree(cls.keys_dir, ignore_errors=True)
 
-    def flow(self, sub, email):
+    rejected = 0  # callbacks the service refused (auth_google_sign_ins_total{result="rejected"})
+    seen = set()  # codes, states, cookies and tokens that went by, for the log check
+
+    def flow(self, sub, email, keep=None):
         start = self.tiketi.get("/api/v1/auth/google/start")
         self.assertEqual(start.status, 302, start)
         cookie = start.headers["set-cookie"].split(";")[0]
         code, state = self.provider.authorize(start.headers["location"], sub, email)
+        type(self).seen.update({code, state, cookie.split("=", 1)[1]})
+        if keep is not None:
+            keep.update(location=start.headers["location"], cookie=cookie)
         query = urllib.parse.urlencode({"code": code, "state": state})
-        return self.tiketi.get("/api/v1/auth/google/callback?" + query, headers={"Cookie": cookie}), cookie
+        cb = self.tiketi.get("/api/v1/auth/google/callback?" + query, headers={"Cookie": cookie})
+        if cb.status >= 400:
+            type(self).rejected += 1
+        return cb, cookie
+
+    def exchange(self, cb, cookie):
+        one_time = cb.headers["location"].split("#code=", 1)[1]
+        type(self).seen.add(one_time)
+        r = self.tiketi.post("/api/v1/auth/google/exchange", json.dumps({"code": one_time}),
+                             headers={"Content-Type": "application/json", "Cookie": cookie})
+        self.assertEqual(r.status, 200, r)
+        type(self).seen.update({r.json()["accessToken"], r.json()["refreshToken"]})
+        return r.json()
+
+    def signups(self):
+        for line in self.tiketi.get("/metrics").body.decode().splitlines():
+            if line.startswith("auth_signups_total "):
+                return float(line.split()[1])
+        return 0.0
 
     def test_1_providers(self):
         r = self.tiketi.get("/api/v1/auth/providers")
@@ -139,6 +169,7 @@ class GoogleSignInTest(unittest.TestCase):
                              headers={"Content-Type": "application/json", "Cookie": cookie})
         self.assertEqual(r.status, 200, r)
         doc = r.json()
+        type(self).seen.update({one_time, doc["accessToken"], doc["refreshToken"]})
         self.assertEqual(doc["user"]["email"], "func.fan@gmail.com")
         self.assertEqual(doc["user"]["provider"], "GOOGLE")
         me = self.tiketi.get("/api/v1/auth/me", headers={"Authorization": "Bearer " + doc["accessToken"]})
@@ -158,12 +189,76 @@ class GoogleSignInTest(unittest.TestCase):
         self.assertEqual(cb.status, 401, cb)
         self.assertEqual(cb.error_code(), "id_token_bad_signature")
 
+    def misissued(self, overrides, code):
+        before = self.signups()
+        self.provider.claim_overrides = overrides
+        try:
+            cb, _ = self.flow("func-3", "victim3@gmail.com")
+        finally:
+            self.provider.claim_overrides = {}
+        self.assertEqual(cb.status, 401, cb)
+        self.assertEqual(cb.error_code(), code)
+        self.assertEqual(self.signups(), before)  # no account was made
+
+    def test_3a_wrong_audience(self):
+        self.misissued({"aud": "someone-else.apps.googleusercontent.com"}, "id_token_wrong_audience")
+
+    def test_3b_wrong_nonce(self):
+        self.misissued({"nonce": "not-the-nonce-we-sent"}, "id_token_wrong_nonce")
+
+    def test_3c_replayed_state(self):
+        keep = {}
+        cb, cookie = self.flow("func-4", "replay@gmail.com", keep=keep)
+        self.assertEqual(cb.status, 302, cb)
+        # The same state comes back with a fresh code (a replayed or intercepted callback URL).
+        code, state = self.provider.authorize(keep["location"], "func-4", "replay@gmail.com")
+        query = urllib.parse.urlencode({"code": code, "state": state})
+        replay = self.tiketi.get("/api/v1/auth/google/callback?" + query, headers={"Cookie": cookie})
+        type(self).rejected += 1
+        self.assertEqual(replay.status, 400, replay)
+        self.assertEqual(replay.error_code(), "oidc_state_invalid")
+        self.assertIn(code, self.provider.codes)  # refused before the code was redeemed
+
+    def test_3d_verified_account_is_linked(self):
+        email = "linked.admin@gmail.com"
+        env = dict(self.tiketi.env, TIKETI_ADMIN_PASSWORD="linked admin password 1")
+        r = subprocess.run([self.tiketi.bin, "admin", "create", "--email", email, "--services", "auth",
+                            "--data-dir", self.tiketi.data_dir], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        login = self.tiketi.post("/api/v1/auth/login", json.dumps({"email": email, "password": "linked admin password 1"}),
+                                 headers={"Content-Type": "application/json"})
+        self.assertEqual(login.status, 200, login)
+        before = self.signups()
+        cb, cookie = self.flow("func-5", "Linked.Admin@gmail.com")
+        self.assertEqual(cb.status, 302, cb)
+        doc = self.exchange(cb, cookie)
+        self.assertEqual(doc["user"]["id"], login.json()["user"]["id"])  # the same account, linked
+        self.assertEqual(doc["user"]["role"], "admin")
+        self.assertEqual(self.signups(), before)
+
     def test_4_metrics(self):
         body = self.tiketi.get("/metrics").body.decode()
-        for series in ('auth_google_sign_ins_total{result="created"} 1', 'auth_google_sign_ins_total{result="rejected"} 1',
-                       'auth_logins_total{result="success"}', "auth_signups_total 1", "auth_refreshes_total",
+        self.assertEqual(type(self).rejected, 4)
+        auth_lines = "\n".join(line for line in body.splitlines() if line.startswith("auth_"))
+        for series in ('auth_google_sign_ins_total{result="created"} 2',
+                       f'auth_google_sign_ins_total{{result="rejected"}} {type(self).rejected}',
+                       'auth_google_sign_ins_total{result="linked"} 1',
+                       'auth_logins_total{result="success"}', "auth_signups_total 2", "auth_refreshes_total",
                        "auth_refresh_reuse_total"):
-            self.assertIn(series, body)
+            self.assertIn(series, auth_lines)
+
+
+    def test_5_no_secret_in_any_log_line(self):
+        # Runs last: the client secret, provider codes, states, binding cookies, one-time codes and
+        # the tokens handed out never appear in the service's output (the access log has no query).
+        needles = {n for n in type(self).seen if len(n) >= 16} | {CLIENT_SECRET, "linked admin password 1"}
+        self.assertGreater(len(needles), 10)
+        lines = self.tiketi.stdout() + self.tiketi.stderr_lines
+        self.assertTrue(any("google/callback" in line for line in lines))  # the access log ran
+        for line in lines:
+            for n in needles:
+                self.assertNotIn(n, line)
 
 
 if __name__ == "__main__":

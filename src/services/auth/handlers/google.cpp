@@ -292,7 +292,7 @@ Task<net::Response> google_callback(AuthState& s, net::Request& req) {
 
 // POST /api/v1/auth/google/exchange {code} -> 200 {user, accessToken, refreshToken, expiresIn}
 Task<net::Response> google_exchange_post(AuthState& s, net::Request& req) {
-  common::JsonBody body(req.body);
+  auto body = parse_body(req.body);
   const std::string code = body.required_string("code", {.max_bytes = 128});
   body.finish();
   if (!s.google) {

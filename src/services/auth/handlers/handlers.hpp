@@ -21,6 +21,10 @@ Task<net::Response> google_callback(AuthState& s, net::Request& req);
 Task<net::Response> google_exchange_post(AuthState& s, net::Request& req);
 
 // Shared helpers for the handlers.
+// The request body as a JSON object (common::JsonBody). A body that is not valid UTF-8 inside a
+// string value is refused with a field-level error on that member ("must be valid UTF-8 text",
+// surfaced by finish()); anything else that is not JSON stays 400 invalid_json.
+common::JsonBody parse_body(std::string_view raw);
 net::Response json_response(int status, const nlohmann::json& body);
 // The email field, normalised; records a field error on `body` when invalid.
 std::string read_email(common::JsonBody& body);

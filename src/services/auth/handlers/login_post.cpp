@@ -12,7 +12,7 @@ ApiError invalid_credentials() {
 
 // POST /api/v1/auth/login {email, password} -> 200 {user, accessToken, refreshToken, expiresIn}
 Task<net::Response> login_post(AuthState& s, net::Request& req) {
-  common::JsonBody body(req.body);
+  auto body = parse_body(req.body);
   const std::string email = read_email(body);
   std::string password = body.required_string("password", {.max_bytes = kPasswordMaxBytes});
   body.finish();

@@ -5,7 +5,7 @@ namespace tiketi::auth::handlers {
 // POST /api/v1/auth/logout {refreshToken} -> 204. Revokes that session (its token family).
 // Unknown or malformed tokens also get 204: logging out is idempotent and reveals nothing.
 Task<net::Response> logout_post(AuthState& s, net::Request& req) {
-  common::JsonBody body(req.body);
+  auto body = parse_body(req.body);
   const std::string token = body.required_string("refreshToken", {.max_bytes = 256});
   body.finish();
   if (auto hash = hash_refresh_token(token)) {

@@ -21,7 +21,7 @@ bool valid_image_url(const std::string& url) {
 // PATCH /api/v1/auth/me {name?, profileImageUrl? (null clears), language?} -> 200 user
 Task<net::Response> me_patch(AuthState& s, net::Request& req) {
   const auto& who = common::require_user(req);
-  common::JsonBody body(req.body);
+  auto body = parse_body(req.body);
   auto name = body.optional_string("name", {.max_chars = 100, .trim = true});
   auto image = body.optional_string("profileImageUrl", {.max_bytes = 2048});
   if (image && !valid_image_url(*image)) {

@@ -6,7 +6,7 @@ namespace tiketi::auth::handlers {
 // Revokes every refresh token (all other sessions end) and starts a fresh session for this client.
 Task<net::Response> password_post(AuthState& s, net::Request& req) {
   const auto& who = common::require_user(req);
-  common::JsonBody body(req.body);
+  auto body = parse_body(req.body);
   std::string current = body.required_string("currentPassword", {.max_bytes = kPasswordMaxBytes});
   std::string next = body.required_string("newPassword", {.max_bytes = kPasswordMaxBytes});
   if (!next.empty()) {

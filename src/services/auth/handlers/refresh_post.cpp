@@ -5,7 +5,7 @@ namespace tiketi::auth::handlers {
 // POST /api/v1/auth/refresh {refreshToken} -> 200 {accessToken, refreshToken, expiresIn}
 // Every use rotates the token; presenting a rotated one revokes its whole family.
 Task<net::Response> refresh_post(AuthState& s, net::Request& req) {
-  common::JsonBody body(req.body);
+  auto body = parse_body(req.body);
   const std::string token = body.required_string("refreshToken", {.max_bytes = 256});
   body.finish();
 

@@ -5,7 +5,7 @@ namespace tiketi::auth::handlers {
 
 // POST /api/v1/auth/signup {email, password, name} -> 201 {user, accessToken, refreshToken, expiresIn}
 Task<net::Response> signup_post(AuthState& s, net::Request& req) {
-  common::JsonBody body(req.body);
+  auto body = parse_body(req.body);
   const std::string email = read_email(body);
   std::string password = body.required_string("password", {.max_bytes = kPasswordMaxBytes});
   if (!password.empty()) {

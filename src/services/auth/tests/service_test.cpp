@@ -2,6 +2,7 @@
 #include <set>
 
 #include "services/auth/domain/base64url.hpp"
+#include "services/auth/domain/refresh_token.hpp"
 #include "services/auth/tests/auth_fixture.hpp"
 
 namespace tiketi::auth::testing {
@@ -37,12 +38,62 @@ TEST_P(AuthServiceTest, SignupReturnsUserAndTokensAndMeWorks) {
   EXPECT_EQ(count("refresh_tokens"), 1);
 }
 
+TEST_P(AuthServiceTest, RefreshTokensAreStoredOnlyAsHashes) {
+  auto s = signup();
+  ASSERT_EQ(s.status, 201);
+  auto l = login();
+  ASSERT_EQ(l.status, 200);
+  std::set<std::string> tokens{s.body["refreshToken"].get<std::string>(), l.body["refreshToken"].get<std::string>()};
+  std::set<std::string> want_hashes;
+  for (const auto& t : tokens) {
+    EXPECT_EQ(t.size(), 43u);  // 256 random bits, base64url
+    want_hashes.insert(hash_refresh_token(t).value());
+  }
+  auto rows = loop_.run(db_->exec("SELECT * FROM refresh_tokens"));
+  ASSERT_EQ(rows.rows.size(), 2u);
+  std::set<std::string> stored_hashes;
+  for (const auto& row : rows.rows) {
+    stored_hashes.insert(row.str("token_hash"));
+    for (const char* column : {"id", "family_id", "user_id", "token_hash"}) {  // the text columns
+      for (const auto& t : tokens) {
+        EXPECT_EQ(row.str(column).find(t), std::string::npos) << "a refresh token is stored in clear";
+      }
+    }
+  }
+  EXPECT_EQ(stored_hashes, want_hashes);
+}
+
 TEST_P(AuthServiceTest, EmailIsUniqueCaseInsensitively) {
   ASSERT_EQ(signup("alice@example.com").status, 201);
   auto dup = signup("  ALICE@example.COM ");
   EXPECT_EQ(dup.status, 409);
   EXPECT_EQ(error_code(dup), "email_taken");
   EXPECT_EQ(count("users"), 1);
+}
+
+TEST_P(AuthServiceTest, ConcurrentSignupsForOneEmailCreateOneAccount) {
+  const std::vector<std::string> spellings = {"race@example.com", "RACE@example.com", " Race@Example.com",
+                                              "race@EXAMPLE.COM"};
+  std::vector<std::thread> threads;
+  std::vector<Reply> replies(spellings.size());
+  for (std::size_t i = 0; i < spellings.size(); ++i) {
+    threads.emplace_back([&, i] { replies[i] = signup(spellings[i]); });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  int created = 0;
+  for (const auto& r : replies) {
+    if (r.status == 201) {
+      ++created;
+    } else {
+      EXPECT_EQ(r.status, 409) << r.body.dump();
+      EXPECT_EQ(error_code(r), "email_taken");
+    }
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(count("users"), 1);
+  EXPECT_EQ(count("refresh_tokens"), 1);
 }
 
 TEST_P(AuthServiceTest, HostileSignupInputIsRejectedWithFieldErrorsAndNothingStored) {
@@ -68,7 +119,12 @@ TEST_P(AuthServiceTest, HostileSignupInputIsRejectedWithFieldErrorsAndNothingSto
       {json{{"email", "a@b.co"}, {"password", "correct horse 1"}, {"name", std::string(101, 'n')}}.dump(),
        "name"},
       {json{{"email", "a@b.co"}, {"password", "correct horse 1"}, {"name", "bad\u0001name"}}.dump(), "name"},
-      {"{\"email\":\"a@b.co\",\"password\":\"correct horse 1\",\"name\":\"\xc3\x28\"}", ""},
+      // Invalid UTF-8 inside a value: a field-level error on that member.
+      {"{\"email\":\"a@b.co\",\"password\":\"correct horse 1\",\"name\":\"\xc3\x28\"}", "name"},
+      {"{\"email\":\"\xff\xfe@b.co\",\"password\":\"correct horse 1\",\"name\":\"A\"}", "email"},
+      {"{\"email\":\"a@b.co\",\"password\":\"correct horse \xed\xa0\x80\",\"name\":\"A\"}", "password"},
+      // Invalid UTF-8 outside a value (here in a key) or an escaped lone surrogate: not JSON.
+      {"{\"na\xffme\":\"A\",\"email\":\"a@b.co\",\"password\":\"correct horse 1\"}", ""},
       {"{\"email\":\"a@b.co\",\"password\":\"correct horse 1\",\"name\":\"\\udc00\"}", ""},
       {"not json", ""},
       {"[1,2,3]", ""},
