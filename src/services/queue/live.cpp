@@ -434,6 +434,14 @@ Task<std::unique_ptr<Live::Impl::Socket>> Live::Impl::open_socket(net::Request& 
   // reads it) or as the first message.
   common::authenticate_request(*s.authenticator, req);
   std::string user;
+  if (auto refused = req.header(common::kAuthErrorHeader); refused && !req.principal) {
+    // A token came with the upgrade (?access_token=) and was refused: say why, at once (waiting
+    // for a first-message token instead would leave the client guessing).
+    const std::string code(*refused);
+    ws->send_text(error_json(code, "The access token was refused."));
+    ws->close(4401, code);
+    co_return nullptr;
+  }
   if (req.principal) {
     user = req.principal->user_id;
   } else {
@@ -448,8 +456,11 @@ Task<std::unique_ptr<Live::Impl::Socket>> Live::Impl::open_socket(net::Request& 
     }
     auto verified = s.authenticator->verify(token);
     if (!std::holds_alternative<net::Principal>(verified)) {
-      ws->send_text(error_json("unauthorized", "Authentication is required."));
-      ws->close(4401, "unauthorized");
+      // The token's own code (token_expired, bad_signature, …); "unauthorized" when none was sent.
+      const std::string code = token.empty() ? std::string("unauthorized")
+                                             : std::string(auth::jwt_error_code(std::get<auth::JwtError>(verified)));
+      ws->send_text(error_json(code, token.empty() ? "Authentication is required." : "The access token was refused."));
+      ws->close(4401, code);
       co_return nullptr;
     }
     user = std::get<net::Principal>(verified).user_id;

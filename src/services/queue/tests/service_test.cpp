@@ -338,11 +338,23 @@ TEST_F(QueueServiceTest, WebSocketPushesTicksAndTheAdmission) {
   auto next = json::parse(alice.ws_read_text().value_or("{}"));
   EXPECT_EQ(next["type"], "admitted") << "an admitted socket gets no more ticks: " << next.dump();
 
-  // Unauthenticated socket is refused cleanly; the service keeps serving.
+  // Unauthenticated sockets are refused cleanly, with the token's own error code as over HTTP;
+  // the service keeps serving.
   RawClient anon(server_->port());
   ASSERT_TRUE(anon.ws_handshake("/api/v1/events/ev1/queue/ws"));
   ASSERT_TRUE(anon.ws_send_text(R"({"type":"auth","token":"forged"})"));
-  EXPECT_EQ(json::parse(anon.ws_read_text().value_or("{}"))["code"], "unauthorized");
+  EXPECT_EQ(json::parse(anon.ws_read_text().value_or("{}"))["code"], "token_malformed");
+  RawClient none(server_->port());
+  ASSERT_TRUE(none.ws_handshake("/api/v1/events/ev1/queue/ws"));
+  ASSERT_TRUE(none.ws_send_text(R"({"type":"auth"})"));
+  EXPECT_EQ(json::parse(none.ws_read_text().value_or("{}"))["code"], "unauthorized");
+  // A refused ?access_token= is answered at once (no first message needed).
+  std::string tampered = token("bob");
+  char& c = tampered[tampered.rfind('.') + 5];  // inside the signature (the last char has pad bits)
+  c = c == 'A' ? 'B' : 'A';
+  RawClient bad(server_->port());
+  ASSERT_TRUE(bad.ws_handshake("/api/v1/events/ev1/queue/ws?access_token=" + tampered));
+  EXPECT_EQ(json::parse(bad.ws_read_text().value_or("{}"))["code"], "token_bad_signature");
   EXPECT_EQ(call("GET", "/api/v1/events/ev1/queue", token("bob")).status, 200);
 }
 
