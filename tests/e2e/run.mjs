@@ -23,6 +23,19 @@
 //    login -> "Continue with Google" -> provider -> callback -> /auth/google#code=… -> exchange ->
 //    back on /me signed in (fragment gone, code never sent in a URL); the spent code replayed, an
 //    #error= and a forged callback each shown in words.
+//  - profile: name and language saved on the server (the UI follows the language); wrong password;
+//  - GA quantity (clamped to the limit), points-only checkout (no gateway page), sold out in words;
+//  - the admin console: dashboard figures per on-sale event (and a new hold showing up live),
+//    reservations search + cancel, the delivery log, check-in by keyboard, news (seen by fans),
+//    waiting-room pause / rate / resume, a draft deleted, the saved plan shown once published;
+//  - the waiting room over SSE (WebSocket removed), over polling (both removed) and after a dropped
+//    socket (offline shown, live again, same place, no second join), at 375 px;
+//  - every main page (fan and admin) at 375 px: no sideways scrolling, seats finger-sized, every
+//    form control labelled in words; a keyboard-only seat pick (Tab, Space, Enter, focus ring);
+//  - the event list paged through its cursor ("더 보기") to the end, no gaps or repeats;
+//  - errors in words: rate limited (429 + Retry-After), network down, not found, ended session,
+//    token expired (silent refresh; a refused refresh in words), hold_expired on a stale page's payment.
+// E2E_ONLY=<regex> runs only the matching journeys (for working on one; never in CI).
 // The run bounds itself (E2E_BUDGET_MS, default 230 s). Exit status 0 only if every journey passed.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -352,10 +365,102 @@ function outboxMails() {
     .map((f) => ({ file: f, ...readEml(join(dir, f)) }));
 }
 
+// A general-admission event (no seating plan): one GA ticket type with `quota` tickets.
+async function makeGaEvent(base, title, { quota = 3, price = 20_000, waitingRoom } = {}) {
+  const accessToken = await adminLogin(base);
+  const now = Date.now();
+  const day = 86_400_000;
+  const venue = await api(base, 'POST', '/api/v1/admin/venues', { name: 'E2E 스탠딩홀', city: '서울' }, accessToken);
+  const ev = await api(
+    base,
+    'POST',
+    '/api/v1/admin/events',
+    {
+      title,
+      venue_id: venue.id,
+      category: 'festival',
+      artist: 'E2E GA',
+      description: 'General admission',
+      sale_start: now - 60_000,
+      sale_end: now + 7 * day,
+      performance_start: now + 8 * day,
+      performance_end: now + 8 * day + 3_600_000,
+      per_user_limit: 4,
+      hold_minutes: 10,
+      waiting_room: waitingRoom ?? { enabled: false },
+    },
+    accessToken,
+  );
+  const tt = await api(base, 'POST', `/api/v1/admin/events/${ev.id}/ticket-types`, { name: '스탠딩', kind: 'general_admission', quota, price }, accessToken);
+  await api(base, 'POST', `/api/v1/admin/events/${ev.id}/publish`, {}, accessToken);
+  return { id: ev.id, ticketTypeId: tt.id };
+}
+
+// Phone width: the page must not scroll sideways. On failure, names the widest offenders.
+async function assertNoOverflow(page, what) {
+  const r = await page.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    const sw = document.documentElement.scrollWidth;
+    const wide = [];
+    if (sw > w) {
+      for (const el of document.querySelectorAll('body *')) {
+        const b = el.getBoundingClientRect();
+        if (b.right > w + 1 && b.width > 0) wide.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} right=${Math.round(b.right)}`);
+        if (wide.length > 6) break;
+      }
+    }
+    return { w, sw, wide };
+  });
+  if (r.sw > r.w) fail(`${what}: the page scrolls sideways at ${r.w} px (scrollWidth ${r.sw}): ${r.wide.join(', ')}`);
+}
+
+// Every visible form control has an accessible name in words (a <label> with text, aria-label or
+// aria-labelledby; a placeholder does not count).
+async function assertLabelled(page, what) {
+  const bad = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea')]
+      .filter((el) => el.type !== 'hidden' && el.getClientRects().length > 0)
+      .filter((el) => {
+        // The label's own words (not the control's: a <select> inside its <label> brings its options).
+        const own = (l) => [...l.childNodes].filter((n) => n !== el && !(n.contains && n.contains(el)) && !(n.matches && n.matches('input, select, textarea'))).map((n) => n.textContent).join('').trim();
+        const byLabel = [...(el.labels ?? [])].some((l) => own(l).length > 0);
+        const byAria = (el.getAttribute('aria-label') ?? '').trim().length > 0;
+        const byRef = (el.getAttribute('aria-labelledby') ?? '').split(/\s+/).some((id) => id && (document.getElementById(id)?.textContent ?? '').trim().length > 0);
+        return !byLabel && !byAria && !byRef;
+      })
+      .map((el) => `${el.tagName.toLowerCase()}[name=${el.getAttribute('name')}]`),
+  );
+  if (bad.length) fail(`${what}: form controls without a label: ${bad.join(', ')}`);
+}
+
+// Presses Tab until the focused element matches `selector` (at most `max` presses).
+async function tabTo(page, selector, max = 80) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return;
+  }
+  fail(`Tab never reached ${selector} in ${max} presses (focus is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))})`);
+}
+
+// A fan signs in through the login form (the admin console journeys).
+async function loginForm(page, base, email, password, next) {
+  await page.goto(`${base}/login?next=${encodeURIComponent(next)}`);
+  await page.getByLabel('이메일').fill(email);
+  await page.getByLabel('비밀번호').fill(password);
+  await page.locator('form button[type=submit]').click();
+  await page.waitForURL(`${base}${next}`);
+}
+
 let currentPage = null;
 let mainPage = null;
 const afterJourney = []; // browser contexts a journey opened: closed after its failure screenshot
+// E2E_ONLY=<regex> runs only the journeys whose names match (for working on one; never in CI).
+const ONLY = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
 async function journey(name, fn) {
+  if (ONLY && !ONLY.test(name)) {
+    log(`SKIP ${name} (E2E_ONLY)`);
+    return;
+  }
   const started = Date.now();
   currentPage = mainPage;
   try {
@@ -648,6 +753,34 @@ async function main() {
     await p2.close();
   });
 
+  await journey('profile: name and language saved on the server; a wrong password said in words', async () => {
+    await page.goto(`${base}/me`);
+    await page.getByRole('heading', { name: '내 정보' }).waitFor();
+    await page.getByLabel('이름').fill('바뀐 이름');
+    await page.getByLabel('언어').selectOption('en');
+    await page.getByRole('button', { name: '저장', exact: true }).click();
+    // Saved, and the whole UI follows the profile's language.
+    await page.getByText('Saved.').waitFor();
+    await page.getByRole('heading', { name: 'Profile' }).waitFor();
+    const tokens = await page.evaluate(() => JSON.parse(localStorage.getItem('tiketi.session')));
+    const me = await api(base, 'GET', '/api/v1/auth/me', undefined, tokens.accessToken);
+    if (me.name !== '바뀐 이름' || me.language !== 'en') fail(`profile on the server: ${me.name} / ${me.language}`);
+    await shot(page, '62-profile-saved-en');
+    await page.getByLabel('Language').selectOption('ko');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('저장되었습니다.').waitFor();
+    // A wrong password on the login form (another browser).
+    const w = await newFan(base, null);
+    afterJourney.push(() => w.ctx.close());
+    currentPage = w.page;
+    await w.page.goto(`${base}/login`);
+    await w.page.getByLabel('이메일').fill(buyer.email);
+    await w.page.getByLabel('비밀번호').fill('not-the-password-1');
+    await w.page.locator('form button[type=submit]').click();
+    await w.page.locator('.error[data-code=invalid_credentials]', { hasText: '이메일 또는 비밀번호가 올바르지 않습니다.' }).waitFor();
+    await shot(w.page, '63-login-wrong-password');
+  });
+
   await journey('admin console: create event, generator preview, publish', async () => {
     const actx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ko-KR' });
     actx.setDefaultTimeout(STEP_TIMEOUT);
@@ -668,6 +801,13 @@ async function main() {
     await a.getByTestId('publish').click();
     await a.locator('.error').first().waitFor();
     await shot(a, '09-admin-event-edit');
+    // The draft is deleted again (the D of CRUD; only drafts can be).
+    const draftId = a.url().split('/').pop();
+    a.on('dialog', (d) => void d.accept());
+    await a.getByTestId('delete-event').click();
+    await a.waitForURL(`${base}/admin/events`);
+    const gone = await apiRaw(base, 'GET', `/api/v1/admin/events/${draftId}`, undefined, await adminLogin(base));
+    if (gone.status !== 404) fail(`deleted draft answers ${gone.status}`);
     await a.goto(`${base}/admin`);
     await a.getByRole('heading', { name: /대시보드/ }).waitFor();
     await shot(a, '10-admin-dashboard');
@@ -845,7 +985,7 @@ async function main() {
       });
       // Seating from the generator (2 sections x 5 rows x 10 seats, VIP rows 1-2, R rows 3-5).
       await a.getByTestId('seating-save').click();
-      await a.getByText('100 seats').waitFor();
+      await a.getByText('좌석 100석을 저장했습니다.').waitFor();
       const form = a.getByTestId('ticket-type-form');
       for (const [name, cat, price] of [['VIP석', 'VIP', '150000'], ['R석', 'R', '90000']]) {
         await form.locator('input[name=name]').fill(name);
@@ -862,6 +1002,9 @@ async function main() {
       await a.getByText('저장되었습니다.').waitFor();
       await a.getByTestId('publish').click();
       await a.locator('[data-testid=admin-event-status]', { hasText: '판매 예정' }).waitFor();
+      // Published: the console shows the plan on sale (100 seats), no longer the generator.
+      await a.locator('[data-testid=plan-saved] rect').nth(99).waitFor();
+      if ((await a.locator('[data-testid=plan-saved] rect').count()) !== 100 || (await a.getByTestId('seating-save').count())) fail('published event: saved plan not shown (or generator still offered)');
       if (Date.now() >= saleStart) fail('publishing took longer than the 20 s to the sale start (machine too slow?)');
       const ev = await api(base, 'GET', `/api/v1/events/${id}`);
       if (Math.abs(ev.sale_start - Math.floor(saleStart / 1000) * 1000) > 0) fail(`sale_start ${ev.sale_start}, entered ${saleStart}`);
@@ -895,6 +1038,521 @@ async function main() {
     } finally {
       afterJourney.push(() => actx.close());
     }
+  });
+
+  // General admission: a quantity instead of a seat map, paid with points only (no gateway page),
+  // then the last ticket sold under a fan's open page: the refusal said in words (sold out).
+  const ga = {};
+  await journey('GA quantity, points-only checkout, sold out in words', async () => {
+    ga.title = `E2E 스탠딩 ${Date.now()}`;
+    const ev = await makeGaEvent(base, ga.title, { quota: 4, price: 20_000 });
+    ga.eventId = ev.id;
+    ga.session = await signupApi(base, 'ga-fan@e2e.test', '스탠딩 팬');
+    const f = await newFan(base, ga.session);
+    afterJourney.push(() => f.ctx.close());
+    const fp = f.page;
+    currentPage = fp;
+    // Points first (through the gateway simulator's checkout page, as a fan does).
+    await fp.goto(`${base}/me`);
+    await fp.getByTestId('points-balance').waitFor();
+    await fp.locator('input[name=amount]').fill('40000');
+    await fp.getByRole('button', { name: '충전', exact: true }).click();
+    await fp.waitForURL(/\/checkout\?/);
+    await fp.getByRole('button', { name: 'Pay' }).click();
+    await fp.waitForURL(`${base}/me`, { timeout: 15_000 });
+    await fp.waitForFunction(() => /40,000/.test(document.querySelector('[data-testid=points-balance]')?.textContent ?? ''), null, { timeout: 10_000 });
+    // The GA card: quantity clamped to the per-person limit (4) and what is left.
+    await fp.goto(`${base}/events/${ga.eventId}`);
+    await fp.getByTestId('book').click();
+    await fp.waitForURL(`${base}/events/${ga.eventId}/seats`);
+    const card = fp.locator('.card.ga');
+    await card.locator('p', { hasText: /잔여 4$/ }).waitFor();
+    if (await fp.locator('[data-testid=seatmap]').count()) fail('a seat map for a GA-only event');
+    const qty = card.getByLabel('수량');
+    await qty.fill('9');
+    if ((await qty.inputValue()) !== '4') fail(`quantity 9 shown as ${await qty.inputValue()}, expected clamped to 4`);
+    await card.getByText('₩80,000').waitFor();
+    await qty.fill('2');
+    await card.getByText('₩40,000').waitFor();
+    await shot(fp, '32-ga-quantity');
+    await card.getByRole('button', { name: '선택 좌석 선점하기' }).click();
+    await fp.waitForURL(/\/reservations\/[^/]+$/);
+    ga.reservationId = fp.url().split('/').pop();
+    await fp.getByTestId('hold-countdown').waitFor();
+    // Points for the whole amount: no card, no gateway page.
+    await fp.getByText('잔액: ₩40,000').waitFor();
+    await fp.getByLabel(/사용할 포인트/).fill('40000');
+    const payRequests = [];
+    fp.on('request', (r) => {
+      if (r.url().includes('/checkout?')) payRequests.push(r.url());
+    });
+    await fp.getByRole('button', { name: '포인트로 결제하기' }).click();
+    await fp.waitForURL(`${base}/reservations/${ga.reservationId}/done`, { timeout: 15_000 });
+    await fp.getByRole('heading', { name: '예매 완료' }).waitFor({ timeout: 20_000 });
+    if (payRequests.length) fail(`a points-only payment went to the gateway: ${payRequests[0]}`);
+    const pay = await api(base, 'GET', `/api/v1/reservations/${ga.reservationId}`, undefined, ga.session.accessToken);
+    if (pay.status !== 'CONFIRMED' || pay.amount !== 40_000) fail(`GA reservation: ${pay.status} ${pay.amount}`);
+    const pts = await api(base, 'GET', '/api/v1/points', undefined, ga.session.accessToken);
+    if (pts.balance !== 0) fail(`points after a points-only payment: ${pts.balance}`);
+    await shot(fp, '33-points-only-confirmation');
+    await fp.getByRole('link', { name: '내 티켓 보기' }).click();
+    await fp.getByTestId('ticket').nth(1).waitFor();
+    ga.codes = await fp.$$eval('[data-testid=ticket] code', (els) => els.map((e) => e.textContent.trim()));
+    if (ga.codes.length !== 2) fail(`GA tickets: ${ga.codes}`);
+
+    // Sold out under an open page: 2 left on screen, another buyer takes both, this fan asks for 1.
+    const late = await signupApi(base, 'ga-late@e2e.test', '늦은 팬');
+    const other = await signupApi(base, 'ga-other@e2e.test', '다른 팬');
+    const l = await newFan(base, late);
+    afterJourney.push(() => l.ctx.close());
+    currentPage = l.page;
+    await l.page.goto(`${base}/events/${ga.eventId}/seats`);
+    await l.page.locator('.card.ga p', { hasText: /잔여 2$/ }).waitFor();
+    const taken = await api(base, 'POST', '/api/v1/reservations', { eventId: ga.eventId, ticketTypeId: ev.ticketTypeId, quantity: 2 }, other.accessToken, { 'Idempotency-Key': `ga-other-${Date.now()}` });
+    ga.otherReservation = taken.id;
+    await l.page.locator('.card.ga').getByRole('button', { name: '선택 좌석 선점하기' }).dispatchEvent('click');
+    const box = l.page.locator('.error[data-code=sold_out]');
+    await box.waitFor();
+    const words = await box.innerText();
+    if (!/매진/.test(words)) fail(`sold out said as: ${words}`);
+    await l.page.locator('.card.ga').getByText('매진').waitFor();
+    await shot(l.page, '34-ga-sold-out');
+  });
+
+  // The admin console pages the other journeys do not reach, each against the real server.
+  await journey('admin console: dashboard figures, reservations search + cancel, delivery log, check-in, news, waiting-room controls', async () => {
+    if (!ga.codes) fail('needs the GA journey');
+    const actx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ko-KR' });
+    actx.setDefaultTimeout(STEP_TIMEOUT);
+    afterJourney.push(() => actx.close());
+    const a = await actx.newPage();
+    a.on('pageerror', (e) => pageErrors.push(String(e)));
+    a.on('dialog', (d) => void d.accept());
+    currentPage = a;
+    await loginForm(a, base, 'admin@e2e.test', 'e2e-admin-password-1', '/admin');
+    // Dashboard: the GA event's revenue, tickets and the seat counts of the seated event.
+    const gaStats = a.locator(`[data-testid=event-stats][data-event="${ga.eventId}"]`);
+    await gaStats.locator('[data-testid=stats-revenue][data-value="40000"]').waitFor();
+    if (!/₩40,000/.test(await gaStats.innerText())) fail(`GA stats: ${await gaStats.innerText()}`);
+    const mainSeats = a.locator(`[data-testid=event-stats][data-event="${eventId}"] [data-testid=stats-seats]`);
+    await mainSeats.waitFor();
+    const api0 = await api(base, 'GET', `/api/v1/admin/events/${eventId}/sales`, undefined, await adminLogin(base));
+    if ((await mainSeats.getAttribute('data-sold')) !== String(api0.seats.sold) || Number(await mainSeats.getAttribute('data-available')) + Number(await mainSeats.getAttribute('data-held')) + Number(await mainSeats.getAttribute('data-sold')) !== 48) {
+      fail(`dashboard seats ${await mainSeats.innerText()} vs API ${JSON.stringify(api0.seats)}`);
+    }
+    // Live: another buyer's hold shows up on the open dashboard without a reload (it re-reads every 5 s).
+    const heldBefore = Number(await mainSeats.getAttribute('data-held'));
+    const liveFan = await signupApi(base, 'dash-live@e2e.test', '대시보드 확인');
+    const liveHold = await api(base, 'POST', '/api/v1/reservations', { eventId, seatIds: ['B-3-2'] }, liveFan.accessToken, { 'Idempotency-Key': `dash-${Date.now()}` });
+    await a.locator(`[data-testid=event-stats][data-event="${eventId}"] [data-testid=stats-seats][data-held="${heldBefore + 1}"]`).waitFor({ timeout: 12_000 });
+    await api(base, 'POST', `/api/v1/reservations/${liveHold.id}/cancel`, {}, liveFan.accessToken);
+    await shot(a, '35-admin-dashboard-figures');
+
+    // Reservations: search by event, cancel the other buyer's hold; the tickets come back.
+    await a.goto(`${base}/admin/reservations`);
+    await a.getByLabel('공연 ID').fill(ga.eventId);
+    await a.getByRole('button', { name: '검색' }).click();
+    const rows = a.locator('[data-testid=admin-reservations] tbody tr');
+    await rows.nth(1).waitFor();
+    if ((await rows.count()) !== 2) fail(`reservations for the GA event: ${await rows.count()}`);
+    await a.getByLabel('상태').selectOption('PENDING');
+    await a.getByRole('button', { name: '검색' }).click();
+    await a.locator(`[data-testid=admin-reservations] tr[data-id="${ga.otherReservation}"]`).waitFor();
+    await until('only the pending one listed', async () => (await rows.count()) === 1, 5_000);
+    await a.locator(`tr[data-id="${ga.otherReservation}"]`).getByRole('button', { name: '예매 취소' }).click();
+    await a.getByText('결과가 없습니다.').waitFor();
+    const cancelled = await api(base, 'GET', `/api/v1/admin/reservations?eventId=${ga.eventId}&status=CANCELLED`, undefined, await adminLogin(base));
+    if (cancelled.items.length !== 1 || cancelled.items[0].id !== ga.otherReservation) fail(`cancelled: ${JSON.stringify(cancelled.items.map((r) => r.id))}`);
+    await until('GA quota back to 2', async () => {
+      const s = await api(base, 'GET', `/api/v1/events/${ga.eventId}/seats`);
+      return s.quotas?.[0]?.available === 2;
+    }, 5_000, 200);
+    await shot(a, '36-admin-reservations');
+
+    // Delivery log: the GA fan's confirmation email, sent.
+    await a.goto(`${base}/admin/notifications`);
+    const log = a.locator('[data-testid=notification-log] tr[data-template=reservation_confirmed]', { hasText: 'ga-fan@e2e.test' });
+    await until('the confirmation in the delivery log', async () => {
+      if (await log.count()) return true;
+      await a.getByRole('button', { name: '다시 시도' }).first().click();
+      return false;
+    }, 15_000, 700);
+    await log.first().getByText('발송 완료').waitFor({ timeout: 15_000 }).catch(async () => {
+      await a.reload();
+      await log.first().getByText('발송 완료').waitFor();
+    });
+    await a.getByLabel('상태').selectOption('FAILED');
+    await a.locator('.empty, [data-testid=notification-log]').first().waitFor();
+    await shot(a, '37-admin-delivery-log');
+
+    // Check-in at the door, keyboard only: type the code, Enter.
+    await a.goto(`${base}/admin/checkin`);
+    const code = a.getByLabel('티켓 번호');
+    await code.waitFor();
+    if (!(await code.evaluate((el) => el === document.activeElement))) await code.focus();
+    await a.keyboard.type(ga.codes[0]);
+    await a.keyboard.press('Enter');
+    await a.locator('[data-testid=checkin-result].checkin-valid', { hasText: '입장 확인되었습니다.' }).waitFor();
+    await a.keyboard.type(ga.codes[0]);
+    await a.keyboard.press('Enter');
+    await a.locator('[data-testid=checkin-result].checkin-already_used', { hasText: '이미 입장한 티켓입니다.' }).waitFor();
+    await shot(a, '38-admin-checkin');
+    await a.keyboard.type('NOT-A-TICKET-1234');
+    await a.keyboard.press('Enter');
+    await a.locator('[data-testid=checkin-result].checkin-invalid', { hasText: '유효하지 않은 티켓입니다.' }).waitFor();
+    // The camera button only where the browser can read QR codes (not this Linux chromium).
+    const hasDetector = await a.evaluate(() => typeof window.BarcodeDetector === 'function');
+    if ((await a.getByTestId('camera-scanner').count()) !== (hasDetector ? 1 : 0)) fail(`camera scanner shown=${!hasDetector} with BarcodeDetector=${hasDetector}`);
+    // The camera path with the two browser pieces this chromium lacks played by the page: a camera
+    // (a canvas stream) and a BarcodeDetector that "sees" the second GA ticket's code. The rest is
+    // real: the button, the video, the scan loop, the check-in request and the answer in words.
+    const cam = await actx.newPage();
+    cam.on('pageerror', (e) => pageErrors.push(String(e)));
+    currentPage = cam;
+    await cam.addInitScript((code) => {
+      window.BarcodeDetector = class {
+        async detect(video) {
+          return video && video.readyState >= 2 ? [{ rawValue: code }] : [];
+        }
+      };
+      const md = navigator.mediaDevices ?? {};
+      md.getUserMedia = async () => {
+        const c = document.createElement('canvas');
+        c.width = 64;
+        c.height = 64;
+        const g = c.getContext('2d');
+        setInterval(() => g.fillRect(0, 0, 64, 64), 50);
+        return c.captureStream(10);
+      };
+      if (!navigator.mediaDevices) Object.defineProperty(navigator, 'mediaDevices', { value: md });
+    }, ga.codes[1]);
+    await cam.goto(`${base}/admin/checkin`);
+    await cam.getByRole('button', { name: '카메라로 스캔' }).click();
+    await cam.locator('[data-testid=checkin-result].checkin-valid', { hasText: '입장 확인되었습니다.' }).waitFor();
+    await cam.getByRole('button', { name: '스캔 중지' }).click();
+    await cam.locator('video').waitFor({ state: 'detached' });
+    const tickets = await api(base, 'GET', '/api/v1/tickets', undefined, ga.session.accessToken);
+    const scanned = tickets.items.find((x) => x.code === ga.codes[1]);
+    if (!scanned?.checkedInAt) fail(`the scanned ticket is not checked in: ${JSON.stringify(scanned)}`);
+    await cam.close();
+    currentPage = a;
+
+    // News: written in the console, shown to fans above the event list, deleted again.
+    const newsTitle = `E2E 공지 ${Date.now()}`;
+    await a.goto(`${base}/admin/news`);
+    await a.getByLabel('제목').fill(newsTitle);
+    await a.getByLabel('내용').fill('입장은 공연 1시간 전부터입니다.');
+    await a.getByLabel('상단 고정').check();
+    await a.getByRole('button', { name: '저장' }).click();
+    await a.locator('li.card', { hasText: newsTitle }).waitFor();
+    await shot(a, '39-admin-news');
+    const fanNews = await newFan(base, null);
+    afterJourney.push(() => fanNews.ctx.close());
+    await fanNews.page.goto(`${base}/`);
+    await fanNews.page.locator('[data-testid=news]', { hasText: newsTitle }).waitFor();
+    await a.locator('li.card', { hasText: newsTitle }).getByRole('button', { name: '삭제' }).click();
+    await a.locator('li.card', { hasText: newsTitle }).waitFor({ state: 'detached' });
+
+    // Waiting-room controls: pause, rate, resume, each as the queue service sees it.
+    const wr = await makeGaEvent(base, `E2E 대기열 제어 ${Date.now()}`, { waitingRoom: { enabled: true, admission_per_minute: 600, max_active: 1 } });
+    const qv = async () => api(base, 'GET', `/api/v1/admin/queues/${wr.id}`, undefined, await adminLogin(base));
+    await a.goto(`${base}/admin/queues/${wr.id}`);
+    await a.locator('[data-testid=admin-queue-state][data-paused=false]', { hasText: '입장이 진행 중입니다.' }).waitFor();
+    await a.getByRole('button', { name: '입장 중지' }).click();
+    await a.locator('[data-testid=admin-queue-state][data-paused=true]', { hasText: '입장이 중지되어 있습니다.' }).waitFor();
+    if ((await qv()).paused !== true) fail('pause not applied');
+    await a.getByLabel('초당 입장 인원').fill('2.5');
+    await a.getByRole('button', { name: '저장' }).click();
+    await a.locator('[data-testid=admin-queue-rate]', { hasText: '2.5' }).waitFor();
+    if ((await qv()).rate !== 2.5) fail(`rate: ${(await qv()).rate}`);
+    await shot(a, '40-admin-queue-paused');
+    await a.getByRole('button', { name: '입장 재개' }).click();
+    await a.locator('[data-testid=admin-queue-state][data-paused=false]').waitFor();
+    if ((await qv()).paused !== false) fail('resume not applied');
+  });
+
+  // The waiting room when WebSockets are blocked (SSE), when SSE is blocked too (polling), and after
+  // a dropped socket (reconnect): the place kept, the state in words. At phone width.
+  await journey('waiting room fallbacks: SSE, polling, reconnect after a drop (phone width)', async () => {
+    const wr = await makeGaEvent(base, `E2E 대기열 폴백 ${Date.now()}`, { waitingRoom: { enabled: true, admission_per_minute: 600, max_active: 1 } });
+    const qpath = `/api/v1/events/${wr.id}/queue`;
+    const holder = await signupApi(base, 'fb-holder@e2e.test', '자리 주인');
+    await api(base, 'POST', qpath, undefined, holder.accessToken);
+    await until('the holder admitted', async () => (await api(base, 'GET', qpath, undefined, holder.accessToken)).state === 'admitted', 8_000);
+    const phone = async (email, init) => {
+      const ctx = await browser.newContext({ viewport: { width: 375, height: 740 }, locale: 'ko-KR', isMobile: true, hasTouch: true });
+      ctx.setDefaultTimeout(STEP_TIMEOUT);
+      afterJourney.push(() => ctx.close());
+      const s = await signupApi(base, email, email.split('@')[0]);
+      await ctx.addInitScript((tokens) => {
+        if (!localStorage.getItem('tiketi.session')) localStorage.setItem('tiketi.session', JSON.stringify(tokens));
+      }, { accessToken: s.accessToken, refreshToken: s.refreshToken });
+      if (init) await ctx.addInitScript(init);
+      const p = await ctx.newPage();
+      p.on('pageerror', (e) => pageErrors.push(String(e)));
+      return p;
+    };
+    // 1. No WebSocket in this browser: Server-Sent Events, live (a pause shows up by itself).
+    const sse = await phone('fb-sse@e2e.test', () => {
+      delete window.WebSocket;
+    });
+    currentPage = sse;
+    await sse.goto(`${base}/events/${wr.id}/queue`);
+    await sse.locator('[data-testid=conn-state][data-state=sse]').waitFor({ timeout: 10_000 });
+    await sse.getByTestId('queue-position').waitFor();
+    const words = await sse.getByTestId('conn-state').innerText();
+    if (!words.includes('실시간 연결됨')) fail(`connection state not in words: ${words}`);
+    await assertNoOverflow(sse, 'waiting room (SSE)');
+    await api(base, 'POST', `/api/v1/admin/queues/${wr.id}/pause`, {}, await adminLogin(base));
+    await sse.locator('.notice', { hasText: '입장이 잠시 중단되었습니다.' }).waitFor({ timeout: 10_000 });
+    await shot(sse, '41-phone-waiting-room-sse-paused');
+    await api(base, 'POST', `/api/v1/admin/queues/${wr.id}/resume`, {}, await adminLogin(base));
+    await sse.locator('.notice', { hasText: '입장이 잠시 중단되었습니다.' }).waitFor({ state: 'detached', timeout: 10_000 });
+    // 2. Neither WebSocket nor EventSource: polling, still showing the place.
+    const poll = await phone('fb-poll@e2e.test', () => {
+      delete window.WebSocket;
+      delete window.EventSource;
+    });
+    currentPage = poll;
+    await poll.goto(`${base}/events/${wr.id}/queue`);
+    await poll.locator('[data-testid=conn-state][data-state=poll]').waitFor({ timeout: 10_000 });
+    await until('poll fan at position 2', async () => (await poll.getByTestId('queue-position').innerText().catch(() => '')).trim() === '2', 8_000);
+    await shot(poll, '42-phone-waiting-room-poll');
+    // 3. WebSocket dropped under the page: offline shown, then live again, same place, no new join.
+    const rec = await phone('fb-reconnect@e2e.test', () => {
+      const W = window.WebSocket;
+      window.__sockets = [];
+      window.__states = [];
+      window.WebSocket = class extends W {
+        constructor(...args) {
+          super(...args);
+          window.__sockets.push(this);
+        }
+      };
+      new MutationObserver(() => {
+        const s = document.querySelector('[data-testid=conn-state]')?.getAttribute('data-state');
+        if (s && window.__states.at(-1) !== s) window.__states.push(s);
+      }).observe(document, { subtree: true, attributes: true, childList: true });
+    });
+    currentPage = rec;
+    const joins = [];
+    rec.on('request', (r) => {
+      if (r.method() === 'POST' && new URL(r.url()).pathname === qpath) joins.push(r.url());
+    });
+    await rec.goto(`${base}/events/${wr.id}/queue`);
+    await rec.locator('[data-testid=conn-state][data-state=websocket]').waitFor({ timeout: 10_000 });
+    await until('reconnect fan at position 3', async () => (await rec.getByTestId('queue-position').innerText().catch(() => '')).trim() === '3', 8_000);
+    await rec.evaluate(() => window.__sockets.forEach((w) => w.close()));
+    await rec.waitForFunction(() => window.__sockets.length >= 2 && window.__states.includes('offline'), null, { timeout: 10_000 });
+    await rec.locator('[data-testid=conn-state][data-state=websocket]').waitFor({ timeout: 10_000 });
+    if ((await rec.getByTestId('queue-position').innerText()).trim() !== '3') fail('the place changed after a reconnect');
+    if (joins.length !== 1) fail(`joined ${joins.length} times (a reconnect must not join again)`);
+    await shot(rec, '43-phone-waiting-room-reconnected');
+  });
+
+  // Phone width (375 px) on the main pages, keyboard-only seat pick, labelled form controls.
+  await journey('phone width 375 px: no sideways scrolling on the main pages; every form control labelled', async () => {
+    const s = await signupApi(base, 'phone@e2e.test', '모바일 팬');
+    const ctx2 = await browser.newContext({ viewport: { width: 375, height: 740 }, locale: 'ko-KR', isMobile: true, hasTouch: true });
+    ctx2.setDefaultTimeout(STEP_TIMEOUT);
+    afterJourney.push(() => ctx2.close());
+    await ctx2.addInitScript((tokens) => {
+      if (!localStorage.getItem('tiketi.session')) localStorage.setItem('tiketi.session', JSON.stringify(tokens));
+    }, { accessToken: s.accessToken, refreshToken: s.refreshToken });
+    const p = await ctx2.newPage();
+    p.on('pageerror', (e) => pageErrors.push(String(e)));
+    p.on('dialog', (d) => void d.accept());
+    currentPage = p;
+    const visit = async (path, ready, name) => {
+      await p.goto(`${base}${path}`);
+      await ready();
+      await assertNoOverflow(p, path);
+      await assertLabelled(p, path);
+      await shot(p, name);
+    };
+    await visit('/', () => p.locator('.event-card').first().waitFor(), '44-phone-events');
+    await visit(`/events/${eventId}`, () => p.locator('table.prices').waitFor(), '45-phone-event-detail');
+    await visit(`/events/${eventId}/seats`, () => p.locator('[data-seat="B-2-1"]').waitFor(), '46-phone-seats');
+    // Seats stay finger-sized on a phone (the map scrolls inside its box, the page does not).
+    const box = await p.locator('[data-seat="B-2-1"]').boundingBox();
+    if (!box || box.width < 15.5 || box.height < 15.5) fail(`a seat is ${box?.width}x${box?.height} px at 375 px width (want >= 16)`);
+    await p.locator('[data-seat="B-2-1"][data-status=available]').tap();
+    await p.getByRole('button', { name: '선택 좌석 선점하기' }).tap();
+    await p.waitForURL(/\/reservations\/[^/]+$/);
+    await p.getByTestId('hold-countdown').waitFor();
+    await assertNoOverflow(p, 'hold / checkout');
+    await assertLabelled(p, 'hold / checkout');
+    await shot(p, '47-phone-hold');
+    await p.getByRole('button', { name: '예약 취소' }).tap();
+    await p.locator('[data-testid=reservation-status]', { hasText: '취소됨' }).waitFor();
+    await visit('/tickets', () => p.getByRole('heading', { name: '내 티켓' }).waitFor(), '48-phone-tickets');
+    await visit('/me', () => p.getByTestId('points-balance').waitFor(), '49-phone-profile');
+    await visit('/reservations', () => p.getByRole('heading', { name: '예약 내역' }).waitFor(), '50-phone-reservations');
+    // The admin console too (staff use phones at the door).
+    await p.evaluate(() => localStorage.removeItem('tiketi.session'));
+    await visit('/signup', () => p.getByLabel('이메일').waitFor(), '51-phone-signup');
+    await loginForm(p, base, 'admin@e2e.test', 'e2e-admin-password-1', '/admin');
+    for (const [path, name] of [['/admin', '52-phone-admin-dashboard'], [`/admin/events/${eventId}`, '53-phone-admin-event'], ['/admin/events/new', '54-phone-admin-new-event'], ['/admin/reservations', '55-phone-admin-reservations'], ['/admin/notifications', '56-phone-admin-notifications'], ['/admin/checkin', '57-phone-admin-checkin'], ['/admin/news', '58-phone-admin-news']]) {
+      await visit(path, () => p.locator('nav.subnav').waitFor().then(() => p.locator('.loading').waitFor({ state: 'detached' })), name);
+    }
+  });
+
+  await journey('keyboard only: reach the booking, pick two seats with Space and Enter, hold, cancel', async () => {
+    const s = await signupApi(base, 'keys@e2e.test', '키보드 팬');
+    const k = await newFan(base, s);
+    afterJourney.push(() => k.ctx.close());
+    const kp = k.page;
+    currentPage = kp;
+    await kp.goto(`${base}/events/${eventId}`);
+    await kp.locator('table.prices').waitFor();
+    await tabTo(kp, '[data-testid=book]', 40);
+    await kp.keyboard.press('Enter');
+    await kp.waitForURL(`${base}/events/${eventId}/seats`);
+    await kp.locator('[data-testid=seatmap] rect.seat[data-status=available]').first().waitFor();
+    await tabTo(kp, 'rect.seat[data-status=available]', 40);
+    const first = await kp.evaluate(() => document.activeElement.getAttribute('data-seat'));
+    // The focused seat is visibly marked (the focus ring is the stroke).
+    const stroke = await kp.evaluate(() => getComputedStyle(document.activeElement).stroke);
+    if (stroke !== 'rgb(28, 126, 214)') fail(`no visible focus ring on the seat (stroke ${stroke})`);
+    await kp.keyboard.press('Space');
+    await kp.locator(`[data-seat="${first}"][data-status=selected][aria-checked=true]`).waitFor();
+    await tabTo(kp, 'rect.seat[data-status=available]', 5);
+    const second = await kp.evaluate(() => document.activeElement.getAttribute('data-seat'));
+    await kp.keyboard.press('Enter');
+    await kp.locator(`[data-seat="${second}"][data-status=selected]`).waitFor();
+    await kp.getByText('선택한 좌석 2/4').waitFor();
+    await shot(kp, '59-keyboard-seats');
+    await tabTo(kp, 'button.primary:not([disabled])', 80);
+    if ((await kp.evaluate(() => document.activeElement.textContent)).trim() !== '선택 좌석 선점하기') fail('Tab reached another button first');
+    await kp.keyboard.press('Enter');
+    await kp.waitForURL(/\/reservations\/[^/]+$/);
+    await kp.getByTestId('hold-countdown').waitFor();
+    const resId = kp.url().split('/').pop();
+    const r = await api(base, 'GET', `/api/v1/reservations/${resId}`, undefined, s.accessToken);
+    if (r.items.length !== 2) fail(`keyboard hold has ${r.items.length} items`);
+    k.page.on('dialog', () => {}); // newFan accepts confirm()
+    await tabTo(kp, 'button.secondary', 40);
+    await kp.keyboard.press('Enter');
+    await kp.locator('[data-testid=reservation-status]', { hasText: '취소됨' }).waitFor();
+  });
+
+  await journey('event list pages through the cursor ("more") without gaps or repeats; category and status filters', async () => {
+    // More than one page (12) of public events: top up with GA events when the run has made fewer.
+    const all = async () => {
+      const ids = [];
+      let cursor = null;
+      do {
+        const r = await api(base, 'GET', `/api/v1/events?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        ids.push(...r.items.map((x) => x.id));
+        cursor = r.next_cursor;
+      } while (cursor);
+      return ids;
+    };
+    let ids = await all();
+    for (let i = ids.length; i < 14; i++) await makeGaEvent(base, `E2E 페이지 ${i} ${Date.now()}`);
+    ids = await all();
+    const pg = await newFan(base, null);
+    afterJourney.push(() => pg.ctx.close());
+    currentPage = pg.page;
+    await pg.page.goto(`${base}/`);
+    const cards = pg.page.locator('.event-card');
+    await cards.nth(11).waitFor();
+    if ((await cards.count()) !== 12) fail(`first page shows ${await cards.count()} events, expected 12`);
+    for (let round = 0; round < 10 && (await pg.page.getByRole('button', { name: '더 보기' }).count()); round++) {
+      const before = await cards.count();
+      await pg.page.getByRole('button', { name: '더 보기' }).click();
+      await until('the next page appended', async () => (await cards.count()) > before, 8_000, 100);
+      await pg.page.locator('.loading').waitFor({ state: 'detached' });
+    }
+    const shown = await pg.page.$$eval('.event-card a', (as) => as.map((a) => a.getAttribute('href').split('/').pop()));
+    if (new Set(shown).size !== shown.length) fail('an event shown twice');
+    if (shown.length !== ids.length || shown.some((id) => !ids.includes(id))) fail(`shown ${shown.length} events, the API lists ${ids.length}`);
+    if (await pg.page.getByRole('button', { name: '더 보기' }).count()) fail('"more" offered after the last page');
+    // Filters: category and status narrow the list exactly as the API does (and land in the URL).
+    await pg.page.getByLabel('장르').selectOption('festival');
+    await pg.page.getByLabel('판매 상태').selectOption('on_sale');
+    await pg.page.getByRole('button', { name: '검색' }).click();
+    await pg.page.waitForURL(/category=festival/);
+    if (!/status=on_sale/.test(pg.page.url())) fail(`filters not in the URL: ${pg.page.url()}`);
+    const want = (await api(base, 'GET', '/api/v1/events?category=festival&status=on_sale&limit=100')).items.map((x) => x.id).sort();
+    if (want.length < 2) fail(`expected several on-sale festival events, the API has ${want.length}`);
+    await until('the filtered list', async () => {
+      const got = await pg.page.$$eval('.event-card a', (as) => as.map((a) => a.getAttribute('href').split('/').pop()));
+      return got.length === Math.min(12, want.length) && got.every((id) => want.includes(id));
+    }, 8_000, 200);
+  });
+
+  await journey('errors in words: rate limited, network down, unknown event, ended session, token expired', async () => {
+    const e = await newFan(base, null);
+    afterJourney.push(() => e.ctx.close());
+    const ep = e.page;
+    currentPage = ep;
+    // The list answered 429 (as the server's rate limiter does: envelope + Retry-After).
+    await ep.route('**/api/v1/events?*', (route) =>
+      route.fulfill({ status: 429, headers: { 'Content-Type': 'application/json', 'Retry-After': '7' }, body: JSON.stringify({ error: { code: 'rate_limited', message: 'Too many requests. Try again later.' } }) }),
+    );
+    await ep.goto(`${base}/`);
+    const rl = ep.locator('.error[data-code=rate_limited]');
+    await rl.waitFor();
+    const rlText = await rl.innerText();
+    if (!rlText.includes('요청이 너무 많습니다') || !/7s/.test(rlText) || /rate_limited/.test(rlText)) fail(`rate limited shown as: ${rlText}`);
+    await shot(ep, '60-error-rate-limited');
+    // Retry once the limiter lets go: the list comes back.
+    await ep.unroute('**/api/v1/events?*');
+    await rl.getByRole('button', { name: '다시 시도' }).click();
+    await ep.locator('.event-card').first().waitFor();
+    // The network is down.
+    await ep.route('**/api/v1/events/*', (route) => route.abort('internetdisconnected'));
+    await ep.goto(`${base}/events/${eventId}`);
+    const net = ep.locator('.error[data-code=network_error]');
+    await net.waitFor();
+    if (/network_error/.test(await net.innerText())) fail('raw code shown');
+    await ep.unroute('**/api/v1/events/*');
+    // An event that does not exist (the real server's 404).
+    await ep.goto(`${base}/events/00000000-0000-0000-0000-000000000000`);
+    await ep.locator('.error[data-code=not_found]').waitFor();
+    // A session the server no longer accepts: the page says so and offers to log in.
+    await ep.evaluate(() => localStorage.setItem('tiketi.session', JSON.stringify({ accessToken: 'x.y.z', refreshToken: 'bogus-refresh-token' })));
+    await ep.goto(`${base}/tickets`);
+    const ended = ep.locator('.error[role=alert]').first();
+    await ended.waitFor();
+    const t = await ended.innerText();
+    if (!/로그인/.test(t)) fail(`ended session shown as: ${t}`);
+    await shot(ep, '61-error-session-ended');
+    if ((await ep.locator('body').innerText()).trim().length < 20) fail('a blank page');
+
+    // Token expired (the access token lives 15 minutes, so the server's 401 token_expired is played
+    // for one request): the UI refreshes through the real /auth/refresh and carries on, no error.
+    const fanTok = await signupApi(base, 'expired-token@e2e.test', '토큰 만료');
+    const x = await newFan(base, fanTok);
+    afterJourney.push(() => x.ctx.close());
+    currentPage = x.page;
+    const expiredOnce = { left: 1 };
+    await x.page.route('**/api/v1/tickets', (route) => {
+      if (expiredOnce.left-- > 0) {
+        return route.fulfill({ status: 401, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ error: { code: 'token_expired', message: 'Access token expired.' } }) });
+      }
+      return route.continue();
+    });
+    const refreshed = x.page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/refresh'));
+    refreshed.catch(() => {});
+    await x.page.goto(`${base}/tickets`);
+    if ((await refreshed).status() !== 200) fail(`refresh answered ${(await refreshed).status()}`);
+    await x.page.getByRole('heading', { name: '내 티켓' }).waitFor();
+    await x.page.locator('.empty').waitFor();
+    if (await x.page.locator('.error').count()) fail(`an error shown after a silent refresh: ${await x.page.locator('.error').first().innerText()}`);
+    const rotated = await x.page.evaluate(() => JSON.parse(localStorage.getItem('tiketi.session')));
+    if (!rotated || rotated.refreshToken === fanTok.refreshToken) fail('the refresh token was not rotated');
+    // The session was logged out elsewhere: the refresh is refused by the server, said in words.
+    await api(base, 'POST', '/api/v1/auth/logout', { refreshToken: rotated.refreshToken });
+    expiredOnce.left = 1;
+    await x.page.goto(`${base}/tickets`);
+    const gone = x.page.locator('.error[role=alert]').first();
+    await gone.waitFor();
+    const goneText = await gone.innerText();
+    if (!/다시 로그인해 주세요/.test(goneText) || /refresh_token/.test(goneText)) fail(`refused refresh shown as: ${goneText}`);
+    await x.page.waitForURL(/\/login\?next=/);
+    await shot(x.page, '64-error-token-expired-session-gone');
   });
 
   await journey('Google sign-in: button only when configured, provider round trip, session, back where the user was heading, errors in words', async () => {
@@ -1003,6 +1661,30 @@ async function main() {
     // The server agrees and released the seat.
     await until('reservation EXPIRED on the server', async () => (await api(base, 'GET', `/api/v1/reservations/${expiry.reservationId}`, undefined, expiry.session.accessToken)).status === 'EXPIRED', 10_000, 300);
     await until('A-1-1 available again', async () => (await seatStatus(base, expiry.eventId, 'A-1-1')) === 'available', 10_000, 300);
+    // A page that still believes the hold is running (loaded just before the end, or a clock behind):
+    // paying is refused by the real server with hold_expired and the page turns expired, in words.
+    const stale = await expiry.ctx.newPage();
+    stale.on('pageerror', (e) => pageErrors.push(String(e)));
+    currentPage = stale;
+    await stale.route(`**/api/v1/reservations/${expiry.reservationId}`, async (route) => {
+      const real = await route.fetch();
+      const body = await real.json();
+      await route.fulfill({ response: real, json: { ...body, status: 'PENDING', expiresAt: Date.now() + 120_000 } });
+    });
+    await stale.goto(`${base}/reservations/${expiry.reservationId}`);
+    await stale.getByTestId('hold-countdown').waitFor();
+    const refused = stale.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/api/v1/payments'));
+    refused.catch(() => {});
+    await stale.getByRole('button', { name: /결제하기/ }).click();
+    const pr = await refused;
+    const prBody = await pr.json().catch(() => ({}));
+    if (pr.status() !== 409 || prBody?.error?.code !== 'hold_expired') fail(`payment after expiry: ${pr.status()} ${JSON.stringify(prBody)}`);
+    await stale.getByTestId('hold-expired').waitFor();
+    if (!(await stale.getByTestId('hold-expired').innerText()).includes('선점 시간이 만료되어')) fail('expiry not said in words');
+    if (await stale.getByRole('button', { name: /결제하기/ }).count()) fail('pay still offered after the server said hold_expired');
+    await shot(stale, '65-hold-expired-refused-by-server');
+    await stale.close();
+    currentPage = ep;
     await ep.locator('[data-testid=reservation-status]', { hasText: '만료' }).waitFor();
     await ep.getByRole('link', { name: '좌석 다시 선택' }).click();
     await ep.waitForURL(`${base}/events/${expiry.eventId}/seats`);

@@ -202,6 +202,7 @@ export class SeatChannel {
 
   // After a failed hold, or when the user asks: an exact answer now.
   refresh(): void {
+    if (this.closed) return; // a timer that outlived the page
     void this.resync();
   }
 

@@ -324,4 +324,21 @@ describe('seat channel', () => {
     expect(h.sockets[1].closed).toBe(true);
     expect(h.timers.length).toBe(0);
   });
+
+  it('refresh() re-reads the snapshot while running and does nothing once stopped', async () => {
+    const server = snapshot({ a: 'available' });
+    const h = harness(() => server);
+    h.ch.start();
+    h.sockets[0].open();
+    await flush();
+    const fetches = () => h.log.filter((x) => x === 'fetch').length;
+    const n = fetches();
+    h.ch.refresh(); // the page re-reads GA counts on a timer and after a refused hold
+    await flush();
+    expect(fetches()).toBe(n + 1);
+    h.ch.stop();
+    h.ch.refresh(); // a timer that outlived the page
+    await flush();
+    expect(fetches()).toBe(n + 1);
+  });
 });

@@ -1,15 +1,16 @@
 // The admin console: dashboard, events CRUD with the seating generator + preview, ticket types,
 // publish; news; reservations; waiting-room controls; notification log; check-in.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { formatDateTime, formatKRW, msToSeoulLocal, seoulLocalToMs } from '../format';
 import { t } from '../i18n';
 import { navigate } from '../router';
 import { buildPlanSpec, previewSeats, type SimplePlan } from '../plan';
-import { categoryColor } from '../seats';
+import { bounds, categoryColor, decodePlan } from '../seats';
+import { ScanLoop, createDetector, scannerSupported } from '../scan';
 import { api, user as userSignal } from '../session';
-import type { EventDetail, EventSummary, News, Page as ApiPage, Reservation, TicketType } from '../types';
+import type { EventDetail, EventSummary, News, Page as ApiPage, Reservation, SeatingPlan, TicketType } from '../types';
 import { ErrorBox, Loading, Page, Price, asApiError, useAsync, useLang, useValue } from '../ui';
 import { CATEGORIES } from './events';
 
@@ -86,22 +87,25 @@ function EventStats({ id }: { id: string }) {
     };
   }, [id]);
   return (
-    <div class="stats">
+    <div class="stats" data-testid="event-stats" data-event={id}>
       {sales ? (
         <>
-          <span>
+          <span data-testid="stats-revenue" data-value={sales.revenue}>
             {t('admin.revenue')}: <Price amount={sales.revenue} />
           </span>
-          <span>
+          <span data-testid="stats-seats" data-sold={sales.seats.sold} data-held={sales.seats.held} data-available={sales.seats.available}>
             {t('admin.sold')} {sales.seats.sold} · {t('admin.held')} {sales.seats.held} · {t('admin.available')} {sales.seats.available}
+          </span>
+          <span>
+            {t('admin.ticketsSold')} {sales.ticketsSold}
           </span>
         </>
       ) : (
         err && <ErrorBox error={err} />
       )}
       {queue && (
-        <span>
-          {t('admin.queueLength')} {queue.length} · {t('admin.rate')} {queue.rate} {queue.paused ? `· ${t('queue.paused')}` : ''}
+        <span data-testid="stats-queue" data-length={queue.length} data-rate={queue.rate}>
+          {t('admin.queueLength')} {queue.length} · {t('admin.rate')} {queue.rate} {queue.paused ? `· ${t('admin.paused')}` : ''}
         </span>
       )}
     </div>
@@ -187,7 +191,7 @@ function EventForm({ e, onSubmit, err }: { e?: EventDetail; onSubmit: (f: FormDa
   const venues = useAsync(() => api.get<{ items: { id: string; name: string }[] }>('/api/v1/admin/venues'), []);
   const dt = (name: string, v: number) => (
     <label class="field">
-      {name}
+      {t(`admin.f.${name}`)}
       <input type="datetime-local" name={name} step={1} defaultValue={msToSeoulLocal(v)} required />
     </label>
   );
@@ -200,15 +204,15 @@ function EventForm({ e, onSubmit, err }: { e?: EventDetail; onSubmit: (f: FormDa
       }}
     >
       <label class="field">
-        title
+        {t('admin.f.title')}
         <input name="title" defaultValue={e?.title} required maxLength={200} />
       </label>
       <label class="field">
-        artist
+        {t('admin.f.artist')}
         <input name="artist" defaultValue={e?.artist} />
       </label>
       <label class="field">
-        category
+        {t('admin.f.category')}
         <select name="category" defaultValue={e?.category ?? 'concert'}>
           {CATEGORIES.map((c) => (
             <option value={c} key={c}>
@@ -218,7 +222,7 @@ function EventForm({ e, onSubmit, err }: { e?: EventDetail; onSubmit: (f: FormDa
         </select>
       </label>
       <label class="field">
-        venue
+        {t('admin.f.venue')}
         <select name="venue_id" defaultValue={e?.venue?.id ?? ''} key={venues.data ? 'v' : 'n'}>
           <option value="">—</option>
           {(venues.data?.items ?? []).map((v) => (
@@ -233,26 +237,26 @@ function EventForm({ e, onSubmit, err }: { e?: EventDetail; onSubmit: (f: FormDa
       {dt('performance_start', e?.performance_start ?? now + 8 * day)}
       {dt('performance_end', e?.performance_end ?? now + 8 * day + 3 * 3600_000)}
       <label class="field">
-        per_user_limit
+        {t('admin.f.per_user_limit')}
         <input type="number" name="per_user_limit" min={1} max={20} defaultValue={String(e?.per_user_limit ?? 4)} />
       </label>
       <label class="field">
-        hold_minutes
+        {t('admin.f.hold_minutes')}
         <input type="number" name="hold_minutes" min={1} max={30} defaultValue={String(e?.hold_minutes ?? 10)} />
       </label>
       <label class="field check">
-        <input type="checkbox" name="wr_enabled" defaultChecked={e?.waiting_room.enabled ?? false} /> waiting_room.enabled
+        <input type="checkbox" name="wr_enabled" defaultChecked={e?.waiting_room.enabled ?? false} /> {t('admin.f.wr_enabled')}
       </label>
       <label class="field">
-        admission_per_minute
+        {t('admin.f.wr_rate')}
         <input type="number" name="wr_rate" min={1} defaultValue={String(e?.waiting_room.admission_per_minute ?? 600)} />
       </label>
       <label class="field">
-        max_active
+        {t('admin.f.wr_max')}
         <input type="number" name="wr_max" min={1} defaultValue={String(e?.waiting_room.max_active ?? 1000)} />
       </label>
       <label class="field full">
-        description
+        {t('admin.f.description')}
         <textarea name="description" rows={3} defaultValue={e?.description} />
       </label>
       <ErrorBox error={err} />
@@ -284,6 +288,31 @@ export function AdminEventNew() {
   );
 }
 
+// A published event's seating is fixed: show the plan on sale (as fans see it), not the generator.
+function SavedPlan({ id }: { id: string }) {
+  useLang();
+  const plan = useAsync(() => api.get<SeatingPlan>(`/api/v1/events/${enc(id)}/seating`, { auth: false }), [id]);
+  if (plan.error) return plan.error.status === 404 ? null : <ErrorBox error={plan.error} onRetry={plan.reload} />;
+  if (!plan.data) return <Loading />;
+  const seats = decodePlan(plan.data);
+  const cats = plan.data.categories.map((c) => c.code);
+  const b = bounds(seats);
+  return (
+    <section class="card">
+      <h2>{t('admin.seating')}</h2>
+      <h3>
+        {t('admin.preview')} ({seats.length})
+      </h3>
+      <svg class="seatmap preview" viewBox={`${b.minX} ${b.minY} ${b.width} ${b.height}`} aria-label={t('admin.preview')} data-testid="plan-saved">
+        {seats.length <= 20_000 &&
+          seats.map((s) => (
+            <rect key={s.id} x={s.x - 4} y={s.y - 4} width={8} height={8} rx={2} fill={categoryColor(plan.data!.categories[cats.indexOf(s.category)]?.color, cats.indexOf(s.category))} />
+          ))}
+      </svg>
+    </section>
+  );
+}
+
 function SeatingGenerator({ id, disabled, onSaved }: { id: string; disabled: boolean; onSaved: () => void }) {
   useLang();
   const [p, setP] = useState<SimplePlan>({ sections: 2, rows: 5, seatsPerRow: 10, categories: 'VIP:1-2, R:3-5' });
@@ -300,7 +329,7 @@ function SeatingGenerator({ id, disabled, onSaved }: { id: string; disabled: boo
     setMsg(null);
     try {
       const r = await api.put<{ seat_count: number }>(`/api/v1/admin/events/${enc(id)}/seating`, built.spec);
-      setMsg(`${r.seat_count} seats`);
+      setMsg(t('admin.seatCount', { n: r.seat_count }));
       onSaved();
     } catch (x) {
       setErr(asApiError(x));
@@ -311,19 +340,19 @@ function SeatingGenerator({ id, disabled, onSaved }: { id: string; disabled: boo
       <h2>{t('admin.seating')}</h2>
       <div class="form-grid">
         <label class="field">
-          sections
+          {t('admin.f.sections')}
           <input type="number" min={1} max={26} value={p.sections} onInput={num('sections')} name="sections" />
         </label>
         <label class="field">
-          rows
+          {t('admin.f.rows')}
           <input type="number" min={1} max={500} value={p.rows} onInput={num('rows')} name="rows" />
         </label>
         <label class="field">
-          seats_per_row
+          {t('admin.f.seats_per_row')}
           <input type="number" min={1} max={1000} value={p.seatsPerRow} onInput={num('seatsPerRow')} name="seats_per_row" />
         </label>
         <label class="field full">
-          categories (CODE:from-to)
+          {t('admin.f.plan_categories')}
           <input value={p.categories} onInput={(e) => setP({ ...p, categories: (e.target as HTMLInputElement).value })} name="plan_categories" />
         </label>
       </div>
@@ -379,7 +408,7 @@ function TicketTypes({ e, reload }: { e: EventDetail; reload: () => void }) {
           {e.ticket_types.map((tt) => (
             <tr key={tt.id}>
               <td>{tt.name}</td>
-              <td>{tt.kind === 'seated' ? tt.category : `GA ${tt.quota ?? ''}`}</td>
+              <td>{tt.kind === 'seated' ? tt.category : `${t('admin.f.kind.general_admission')} ${tt.quota ?? ''}`}</td>
               <td>{formatKRW(tt.price)}</td>
               <td>
                 {e.status === 'draft' && (
@@ -395,26 +424,26 @@ function TicketTypes({ e, reload }: { e: EventDetail; reload: () => void }) {
       {e.status === 'draft' && (
         <form class="form-grid" onSubmit={add} data-testid="ticket-type-form">
           <label class="field">
-            name
+            {t('admin.f.name')}
             <input name="name" required />
           </label>
           <label class="field">
-            kind
+            {t('admin.f.kind')}
             <select name="kind">
-              <option value="seated">seated</option>
-              <option value="general_admission">general_admission</option>
+              <option value="seated">{t('admin.f.kind.seated')}</option>
+              <option value="general_admission">{t('admin.f.kind.general_admission')}</option>
             </select>
           </label>
           <label class="field">
-            category
+            {t('admin.f.tt_category')}
             <input name="category" placeholder="VIP" />
           </label>
           <label class="field">
-            quota
+            {t('admin.f.quota')}
             <input name="quota" type="number" min={1} />
           </label>
           <label class="field">
-            price (KRW)
+            {t('admin.f.price')}
             <input name="price" type="number" min={0} step={1000} required />
           </label>
           <button type="submit">{t('admin.addTicketType')}</button>
@@ -442,6 +471,17 @@ export function AdminEventEdit({ id }: { id: string }) {
       setErr(asApiError(x));
     }
   };
+  // Only drafts can be deleted (the API refuses anything published, in words).
+  const remove = async () => {
+    if (!window.confirm(t('admin.deleteConfirm'))) return;
+    setErr(null);
+    try {
+      await api.del(`/api/v1/admin/events/${enc(id)}`);
+      navigate('/admin/events', true);
+    } catch (x) {
+      setErr(asApiError(x));
+    }
+  };
   return (
     <AdminShell title={e.title}>
       <p>
@@ -453,9 +493,14 @@ export function AdminEventEdit({ id }: { id: string }) {
       {msg && <p role="status">{msg}</p>}
       <ErrorBox error={err} />
       {e.status === 'draft' && (
-        <button type="button" class="primary" onClick={() => void publish()} data-testid="publish">
-          {t('admin.publish')}
-        </button>
+        <p class="actions">
+          <button type="button" class="primary" onClick={() => void publish()} data-testid="publish">
+            {t('admin.publish')}
+          </button>{' '}
+          <button type="button" class="secondary" onClick={() => void remove()} data-testid="delete-event">
+            {t('admin.deleteEvent')}
+          </button>
+        </p>
       )}
       {e.status !== 'draft' && <EventStats id={e.id} />}
       <EventForm
@@ -472,7 +517,7 @@ export function AdminEventEdit({ id }: { id: string }) {
           }
         }}
       />
-      <SeatingGenerator id={id} disabled={e.status !== 'draft'} onSaved={ev.reload} />
+      {e.status === 'draft' ? <SeatingGenerator id={id} disabled={false} onSaved={ev.reload} /> : <SavedPlan id={id} />}
       <TicketTypes e={e} reload={ev.reload} />
     </AdminShell>
   );
@@ -506,14 +551,14 @@ export function AdminNews() {
     <AdminShell title={t('admin.news')}>
       <form class="card form-grid" onSubmit={create}>
         <label class="field">
-          title
-          <input name="title" required />
+          {t('admin.f.news_title')}
+          <input name="title" required maxLength={200} />
         </label>
         <label class="field check">
-          <input type="checkbox" name="pinned" /> pinned
+          <input type="checkbox" name="pinned" /> {t('admin.f.pinned')}
         </label>
         <label class="field full">
-          body
+          {t('admin.f.body')}
           <textarea name="body" rows={3} required />
         </label>
         <button type="submit" class="primary">
@@ -542,6 +587,7 @@ export function AdminReservations() {
   const list = useAsync(() => api.get<{ items: Reservation[] }>(`/api/v1/admin/reservations?${filter}`), [filter]);
   const [err, setErr] = useState<ApiError | null>(null);
   const cancel = async (id: string) => {
+    if (!window.confirm(t('res.cancelConfirm'))) return;
     setErr(null);
     try {
       await api.post(`/api/v1/reservations/${enc(id)}/cancel`, {});
@@ -550,53 +596,80 @@ export function AdminReservations() {
       setErr(asApiError(x));
     }
   };
+  const rows = list.data?.items ?? [];
   return (
     <AdminShell title={t('admin.reservations')}>
       <form
         class="filters"
+        role="search"
         onSubmit={(ev) => {
           ev.preventDefault();
           const f = new FormData(ev.target as HTMLFormElement);
           const p = new URLSearchParams();
-          for (const k of ['eventId', 'userId', 'status']) if (f.get(k)) p.set(k, String(f.get(k)));
+          for (const k of ['eventId', 'userId', 'status']) if (f.get(k)) p.set(k, String(f.get(k)).trim());
           setFilter(p.toString());
         }}
       >
-        <input name="eventId" placeholder="eventId" aria-label="eventId" />
-        <input name="userId" placeholder="userId" aria-label="userId" />
-        <select name="status" aria-label="status">
-          <option value="">{t('events.all')}</option>
-          {['PENDING', 'CONFIRMED', 'EXPIRED', 'CANCELLED'].map((s) => (
-            <option value={s} key={s}>
-              {t(`res.status.${s}`)}
-            </option>
-          ))}
-        </select>
+        <label>
+          {t('admin.f.eventId')}
+          <input name="eventId" autoComplete="off" />
+        </label>
+        <label>
+          {t('admin.f.userId')}
+          <input name="userId" autoComplete="off" />
+        </label>
+        <label>
+          {t('admin.f.status')}
+          <select name="status">
+            <option value="">{t('events.all')}</option>
+            {['PENDING', 'CONFIRMED', 'EXPIRED', 'CANCELLED'].map((s) => (
+              <option value={s} key={s}>
+                {t(`res.status.${s}`)}
+              </option>
+            ))}
+          </select>
+        </label>
         <button type="submit">{t('common.search')}</button>
       </form>
-      <ErrorBox error={err ?? list.error} />
-      <table class="table">
-        <tbody>
-          {(list.data?.items ?? []).map((r) => (
-            <tr key={r.id}>
-              <td>
-                <code>{r.id.slice(-8)}</code>
-              </td>
-              <td>{r.items.map((i) => i.label).join(', ')}</td>
-              <td>{t(`res.status.${r.status}`)}</td>
-              <td>{formatKRW(r.amount)}</td>
-              <td>{formatDateTime(r.createdAt, l)}</td>
-              <td>
-                {(r.status === 'PENDING' || r.status === 'CONFIRMED') && (
-                  <button type="button" class="small secondary" onClick={() => void cancel(r.id)}>
-                    {t('res.cancel')}
-                  </button>
-                )}
-              </td>
+      <ErrorBox error={err ?? list.error} onRetry={list.reload} />
+      {list.loading && <Loading />}
+      {!list.loading && rows.length === 0 && !list.error && <p class="empty">{t('admin.noRows')}</p>}
+      {rows.length > 0 && (
+        <table class="table" data-testid="admin-reservations">
+          <thead>
+            <tr>
+              <th scope="col">{t('admin.col.reservation')}</th>
+              <th scope="col">{t('admin.col.items')}</th>
+              <th scope="col">{t('admin.f.status')}</th>
+              <th scope="col">{t('admin.col.amount')}</th>
+              <th scope="col">{t('admin.col.created')}</th>
+              <th scope="col">
+                <span class="sr-only">{t('res.cancel')}</span>
+              </th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.id} data-id={r.id} data-status={r.status}>
+                <td>
+                  <code title={r.id}>{r.id.slice(-8)}</code>
+                </td>
+                <td>{r.items.map((i) => i.label).join(', ')}</td>
+                <td>{t(`res.status.${r.status}`)}</td>
+                <td>{formatKRW(r.amount)}</td>
+                <td>{formatDateTime(r.createdAt, l)}</td>
+                <td>
+                  {(r.status === 'PENDING' || r.status === 'CONFIRMED') && (
+                    <button type="button" class="small secondary" onClick={() => void cancel(r.id)}>
+                      {t('res.cancel')}
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </AdminShell>
   );
 }
@@ -605,28 +678,49 @@ export function AdminQueue({ id }: { id: string }) {
   useLang();
   const q = useAsync(() => api.get<QueueView>(`/api/v1/admin/queues/${enc(id)}`), [id]);
   const [err, setErr] = useState<ApiError | null>(null);
+  const [saved, setSaved] = useState(false);
   const act = async (fn: () => Promise<QueueView>) => {
     setErr(null);
+    setSaved(false);
     try {
       q.setData(await fn());
+      setSaved(true);
     } catch (x) {
       setErr(asApiError(x));
     }
   };
+  // The line moves on its own: refresh the figures every few seconds.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      api.get<QueueView>(`/api/v1/admin/queues/${enc(id)}`).then(
+        (v) => q.setData(v),
+        () => undefined,
+      );
+    }, 5_000);
+    return () => clearInterval(timer);
+  }, [id]);
   return (
     <AdminShell title={t('admin.queues')}>
       <ErrorBox error={err ?? q.error} onRetry={q.reload} />
       {q.data && (
-        <div class="card">
+        <div class="card" data-testid="admin-queue">
           <p>
-            {t('admin.queueLength')}: <strong>{q.data.length}</strong> · active {q.data.active}/{q.data.maxActive} · {t('admin.rate')} {q.data.rate}
+            {t('admin.queueLength')}: <strong data-testid="admin-queue-length">{q.data.length}</strong> · {t('admin.active')}{' '}
+            {q.data.active}/{q.data.maxActive} · {t('admin.rate')} <span data-testid="admin-queue-rate">{q.data.rate}</span>
           </p>
-          <p>{q.data.paused ? t('queue.paused') : ''}</p>
-          <button type="button" onClick={() => void act(() => api.post<QueueView>(`/api/v1/admin/queues/${enc(id)}/${q.data!.paused ? 'resume' : 'pause'}`, {}))}>
+          <p role="status" data-testid="admin-queue-state" data-paused={String(q.data.paused)}>
+            {q.data.paused ? t('admin.paused') : t('admin.running')}
+          </p>
+          <button
+            type="button"
+            data-testid="admin-queue-toggle"
+            onClick={() => void act(() => api.post<QueueView>(`/api/v1/admin/queues/${enc(id)}/${q.data!.paused ? 'resume' : 'pause'}`, {}))}
+          >
             {q.data.paused ? t('admin.resume') : t('admin.pause')}
           </button>
           <form
             class="inline"
+            key={`${q.data.rate}/${q.data.maxActive}`}
             onSubmit={(ev) => {
               ev.preventDefault();
               const f = new FormData(ev.target as HTMLFormElement);
@@ -634,13 +728,14 @@ export function AdminQueue({ id }: { id: string }) {
             }}
           >
             <label>
-              {t('admin.rate')} <input name="rate" type="number" min={0.1} step={0.1} defaultValue={String(q.data.rate)} />
+              {t('admin.f.rate')} <input name="rate" type="number" min={0.1} step={0.1} defaultValue={String(q.data.rate)} />
             </label>
             <label>
-              maxActive <input name="maxActive" type="number" min={1} defaultValue={String(q.data.maxActive)} />
+              {t('admin.f.maxActive')} <input name="maxActive" type="number" min={1} defaultValue={String(q.data.maxActive)} />
             </label>
             <button type="submit">{t('common.save')}</button>
           </form>
+          {saved && <p class="muted">{t('me.saved')}</p>}
         </div>
       )}
     </AdminShell>
@@ -648,38 +743,146 @@ export function AdminQueue({ id }: { id: string }) {
 }
 
 interface Delivery {
-  id?: string;
-  eventId?: string;
+  id: string;
   event_id?: string;
-  template?: string;
-  to?: string;
   recipient?: string;
+  topic?: string;
+  template?: string;
   status?: string;
   attempts?: number;
-  createdAt?: number;
+  last_error?: string | null;
+  email?: string | null;
+  subject?: string | null;
   created_at?: number;
+  sent_at?: number | null;
 }
 
 export function AdminNotifications() {
   const l = useLang();
-  const list = useAsync(() => api.get<{ items: Delivery[] }>('/api/v1/admin/notifications?limit=100'), []);
+  const [status, setStatus] = useState('');
+  const list = useAsync(
+    () => api.get<{ items: Delivery[] }>(`/api/v1/admin/notifications?limit=100${status ? `&status=${enc(status)}` : ''}`),
+    [status],
+  );
+  const [err, setErr] = useState<ApiError | null>(null);
+  const [msg, setMsg] = useState<string | null>(null);
+  const resend = async (id: string) => {
+    setErr(null);
+    setMsg(null);
+    try {
+      await api.post(`/api/v1/admin/notifications/${enc(id)}/resend`, {});
+      setMsg(t('admin.resent'));
+      list.reload();
+    } catch (x) {
+      setErr(asApiError(x));
+    }
+  };
+  const rows = list.data?.items ?? [];
   return (
     <AdminShell title={t('admin.notifications')}>
-      <ErrorBox error={list.error} onRetry={list.reload} />
-      <table class="table">
-        <tbody>
-          {(list.data?.items ?? []).map((d, i) => (
-            <tr key={d.id ?? i}>
-              <td>{d.template ?? '—'}</td>
-              <td>{d.to ?? d.recipient ?? '—'}</td>
-              <td>{d.status ?? '—'}</td>
-              <td>{d.attempts ?? ''}</td>
-              <td>{d.createdAt ?? d.created_at ? formatDateTime((d.createdAt ?? d.created_at)!, l) : ''}</td>
+      <p class="filters">
+        <label>
+          {t('admin.f.status')}
+          <select value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)} name="status">
+            <option value="">{t('events.all')}</option>
+            {['PENDING', 'SENT', 'FAILED'].map((s) => (
+              <option value={s} key={s}>
+                {t(`admin.nstatus.${s}`)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" class="secondary" onClick={list.reload}>
+          {t('common.retry')}
+        </button>
+      </p>
+      <ErrorBox error={err ?? list.error} onRetry={list.reload} />
+      {msg && <p role="status">{msg}</p>}
+      {list.loading && <Loading />}
+      {!list.loading && rows.length === 0 && !list.error && <p class="empty">{t('admin.noRows')}</p>}
+      {rows.length > 0 && (
+        <table class="table" data-testid="notification-log">
+          <thead>
+            <tr>
+              <th scope="col">{t('admin.col.template')}</th>
+              <th scope="col">{t('admin.col.recipient')}</th>
+              <th scope="col">{t('admin.col.subject')}</th>
+              <th scope="col">{t('admin.f.status')}</th>
+              <th scope="col">{t('admin.col.attempts')}</th>
+              <th scope="col">{t('admin.col.created')}</th>
+              <th scope="col">{t('admin.col.error')}</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {rows.map((d) => (
+              <tr key={d.id} data-status={d.status} data-template={d.template}>
+                <td>{d.template ?? '—'}</td>
+                <td>{d.email || d.recipient || '—'}</td>
+                <td>{d.subject ?? '—'}</td>
+                <td>{d.status ? t(`admin.nstatus.${d.status}`) : '—'}</td>
+                <td>{d.attempts ?? ''}</td>
+                <td>{d.created_at ? formatDateTime(d.created_at, l) : ''}</td>
+                <td>
+                  {d.last_error ?? ''}
+                  {d.status === 'FAILED' && (
+                    <button type="button" class="small secondary" onClick={() => void resend(d.id)}>
+                      {t('admin.resend')}
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </AdminShell>
+  );
+}
+
+// Camera scanning where the browser can read QR codes (see src/scan.ts); elsewhere only the field.
+function CameraScanner({ onCode }: { onCode: (code: string) => void }) {
+  useLang();
+  const [on, setOn] = useState(false);
+  const [failed, setFailed] = useState(false);
+  const video = useRef<HTMLVideoElement | null>(null);
+  useEffect(() => {
+    if (!on) return;
+    let stream: MediaStream | null = null;
+    let loop: ScanLoop | null = null;
+    let live = true;
+    void navigator.mediaDevices
+      .getUserMedia({ video: { facingMode: 'environment' }, audio: false })
+      .then(async (s) => {
+        stream = s;
+        if (!live || !video.current) return;
+        video.current.srcObject = s;
+        await video.current.play().catch(() => undefined);
+        const detector = createDetector();
+        if (!detector) throw new Error('no detector');
+        loop = new ScanLoop({ detector, source: video.current, onCode });
+        loop.start();
+      })
+      .catch(() => {
+        if (live) {
+          setFailed(true);
+          setOn(false);
+        }
+      });
+    return () => {
+      live = false;
+      loop?.stop();
+      stream?.getTracks().forEach((tr) => tr.stop());
+    };
+  }, [on]);
+  if (!scannerSupported()) return null;
+  return (
+    <div class="card scanner" data-testid="camera-scanner">
+      <button type="button" class="secondary" onClick={() => (setFailed(false), setOn(!on))} aria-pressed={on}>
+        {on ? t('admin.scanStop') : t('admin.scanStart')}
+      </button>
+      {failed && <p class="field-error">{t('admin.scanDenied')}</p>}
+      {on && <video ref={video} class="scanner-video" muted playsInline aria-label={t('admin.scanStart')} />}
+    </div>
   );
 }
 
@@ -687,19 +890,23 @@ export function AdminCheckin() {
   const l = useLang();
   const [result, setResult] = useState<{ result: string; firstScanAt?: number; ticket?: { label: string } } | null>(null);
   const [err, setErr] = useState<ApiError | null>(null);
-  const submit = async (ev: Event) => {
-    ev.preventDefault();
-    const form = ev.target as HTMLFormElement;
-    const code = String(new FormData(form).get('code')).trim();
+  const check = async (code: string) => {
     setErr(null);
     setResult(null);
     try {
       setResult(await api.post('/api/v1/admin/checkins', { code }));
-      form.reset();
-      (form.querySelector('input') as HTMLInputElement).focus();
+      return true;
     } catch (x) {
       setErr(asApiError(x));
+      return false;
     }
+  };
+  const submit = async (ev: Event) => {
+    ev.preventDefault();
+    const form = ev.target as HTMLFormElement;
+    const code = String(new FormData(form).get('code')).trim();
+    if (await check(code)) form.reset();
+    (form.querySelector('input') as HTMLInputElement).focus();
   };
   const msg = result && { valid: 'admin.checkinValid', already_used: 'admin.checkinUsed', invalid: 'admin.checkinInvalid' }[result.result];
   return (
@@ -709,9 +916,10 @@ export function AdminCheckin() {
           {t('admin.checkinCode')} <input name="code" required autoFocus autoComplete="off" />
         </label>
         <button type="submit" class="primary">
-          OK
+          {t('admin.checkinSubmit')}
         </button>
       </form>
+      <CameraScanner onCode={(code) => void check(code)} />
       <ErrorBox error={err} />
       {result && (
         <p class={`checkin checkin-${result.result}`} role="alert" data-testid="checkin-result">

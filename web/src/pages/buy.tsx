@@ -26,6 +26,11 @@ export function checkoutHref(checkoutUrl: string, origin = window.location.origi
   }
 }
 
+const GA_REFRESH_MS = 3_000;
+// Plan units to CSS pixels at least: an 8-unit seat is drawn no smaller than 16 px (a finger-sized
+// target on a phone); a map wider than the screen scrolls inside its own box, not the page.
+const SEAT_SCALE = 2;
+
 // Live seat status: WebSocket pushes merged over GET /seats, polling when the socket is down.
 function useSeats(eventId: string) {
   const [snap, setSnap] = useState<SeatsSnapshot | null>(null);
@@ -79,6 +84,15 @@ export function SeatsPage({ id }: { id: string }) {
     }
   }, [statuses]);
 
+  // The live channel carries seat changes only: general-admission counts are re-read every few
+  // seconds (and just after a refused hold, once the server's snapshot has caught up).
+  const hasGa = (ev.data?.ticket_types ?? []).some((tt) => tt.kind === 'general_admission');
+  useEffect(() => {
+    if (!hasGa) return;
+    const timer = setInterval(refresh, GA_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [hasGa]);
+
   if (ev.error) return <ErrorBox error={ev.error} onRetry={ev.reload} />;
   if (!ev.data || plan.loading) return <Loading />;
   const e = ev.data;
@@ -127,6 +141,7 @@ export function SeatsPage({ id }: { id: string }) {
     } catch (x) {
       setErr(asApiError(x));
       refresh();
+      setTimeout(refresh, 700);
     } finally {
       setBusy(false);
     }
@@ -172,55 +187,58 @@ export function SeatsPage({ id }: { id: string }) {
               {t('seats.mine')}
             </span>
           </div>
-          <svg
-            class="seatmap"
-            viewBox={`${b.minX} ${b.minY} ${b.width} ${b.height}`}
-            role="group"
-            aria-label={t('seats.title')}
-            data-testid="seatmap"
-          >
-            {(plan.data?.sections ?? []).map((s) => {
-              const first = seats.find((x) => x.section === s.code);
-              return first ? (
-                <text key={s.code} x={first.x} y={first.y - 8} class="section-label">
-                  {s.name}
-                </text>
-              ) : null;
-            })}
-            {seats.map((s) => {
-              const st = statuses.get(s.id) ?? (snap ? 'sold' : 'available');
-              const mine = selected.includes(s.id);
-              const free = st === 'available';
-              return (
-                <rect
-                  key={s.id}
-                  x={s.x - 4}
-                  y={s.y - 4}
-                  width="8"
-                  height="8"
-                  rx="2"
-                  class={`seat ${mine ? 'seat-mine' : free ? 'seat-free' : 'seat-taken'}`}
-                  fill={mine || !free ? undefined : catColor(s.category)}
-                  data-seat={s.id}
-                  data-status={mine ? 'selected' : st}
-                  tabindex={free || mine ? 0 : -1}
-                  role="checkbox"
-                  aria-checked={mine}
-                  aria-disabled={!free && !mine}
-                  aria-label={`${s.section} ${s.row}-${s.number} ${t(`seats.${mine ? 'mine' : st}`)}`}
-                  onClick={() => click(s.id)}
-                  onKeyDown={(k) => {
-                    if (k.key === 'Enter' || k.key === ' ') {
-                      k.preventDefault();
-                      click(s.id);
-                    }
-                  }}
-                >
-                  <title>{`${s.section} ${s.row}-${s.number}`}</title>
-                </rect>
-              );
-            })}
-          </svg>
+          <div class="seatmap-scroll">
+            <svg
+              class="seatmap"
+              viewBox={`${b.minX} ${b.minY} ${b.width} ${b.height}`}
+              style={{ minWidth: `${Math.round(b.width * SEAT_SCALE)}px` }}
+              role="group"
+              aria-label={t('seats.title')}
+              data-testid="seatmap"
+            >
+              {(plan.data?.sections ?? []).map((s) => {
+                const first = seats.find((x) => x.section === s.code);
+                return first ? (
+                  <text key={s.code} x={first.x} y={first.y - 8} class="section-label">
+                    {s.name}
+                  </text>
+                ) : null;
+              })}
+              {seats.map((s) => {
+                const st = statuses.get(s.id) ?? (snap ? 'sold' : 'available');
+                const mine = selected.includes(s.id);
+                const free = st === 'available';
+                return (
+                  <rect
+                    key={s.id}
+                    x={s.x - 4}
+                    y={s.y - 4}
+                    width="8"
+                    height="8"
+                    rx="2"
+                    class={`seat ${mine ? 'seat-mine' : free ? 'seat-free' : 'seat-taken'}`}
+                    fill={mine || !free ? undefined : catColor(s.category)}
+                    data-seat={s.id}
+                    data-status={mine ? 'selected' : st}
+                    tabindex={free || mine ? 0 : -1}
+                    role="checkbox"
+                    aria-checked={mine}
+                    aria-disabled={!free && !mine}
+                    aria-label={`${s.section} ${s.row}-${s.number} ${t(`seats.${mine ? 'mine' : st}`)}`}
+                    onClick={() => click(s.id)}
+                    onKeyDown={(k) => {
+                      if (k.key === 'Enter' || k.key === ' ') {
+                        k.preventDefault();
+                        click(s.id);
+                      }
+                    }}
+                  >
+                    <title>{`${s.section} ${s.row}-${s.number}`}</title>
+                  </rect>
+                );
+              })}
+            </svg>
+          </div>
           <div class="selection card">
             <p>{t('seats.selected', { n: selected.length, max: limit })}</p>
             <p class="muted">{selected.join(', ') || '—'}</p>

@@ -6,7 +6,7 @@ import { formatDate, formatDateTime } from '../format';
 import { t } from '../i18n';
 import { navigate, query } from '../router';
 import { admissionFor, api, user as userSignal } from '../session';
-import type { EventDetail, EventSummary, Page as ApiPage } from '../types';
+import type { EventDetail, EventSummary, News, Page as ApiPage } from '../types';
 import { CountdownText, ErrorBox, Loading, Page, Price, StatusBadge, asApiError, useAsync, useLang, useNow, useValue } from '../ui';
 
 export const CATEGORIES = ['concert', 'musical', 'theater', 'classical', 'sports', 'exhibition', 'festival', 'other'];
@@ -28,6 +28,29 @@ export function EventCard({ e }: { e: EventSummary }) {
         {e.price && <p class="strong">{t('events.from_price', { price: new Intl.NumberFormat('ko-KR', { style: 'currency', currency: 'KRW' }).format(e.price.min) })}</p>}
       </a>
     </li>
+  );
+}
+
+// The latest announcements (admin console > news) above the list; nothing when there are none or
+// the news cannot be loaded (the list matters more).
+function NewsStrip() {
+  const l = useLang();
+  const news = useAsync(() => api.get<ApiPage<News>>('/api/v1/news?limit=3', { auth: false }), []);
+  const items = news.data?.items ?? [];
+  if (items.length === 0) return null;
+  return (
+    <section class="news card" aria-label={t('news.title')} data-testid="news">
+      <h2 class="small-title">{t('news.title')}</h2>
+      <ul class="plain">
+        {items.map((n) => (
+          <li key={n.id}>
+            {n.pinned && <span class="chip">{t('news.pinned')}</span>} <strong>{n.title}</strong>{' '}
+            <span class="muted small">{formatDate(n.published_at, l)}</span>
+            <p class="muted">{n.body}</p>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
 
@@ -94,6 +117,7 @@ export function EventList() {
 
   return (
     <Page title={t('events.title')}>
+      <NewsStrip />
       <form class="filters" onSubmit={onSubmit} role="search">
         <label>
           <span class="sr-only">{t('events.search')}</span>
