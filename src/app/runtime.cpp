@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,26 @@ struct Process {
   std::atomic<bool> failed{false};
   std::string instance_id = ids::random_hex(6);
 };
+
+// `tiketi serve` without --web-root still serves the UI when one is built where it is usually
+// found: web/dist under the working directory (the repository root), next to an installed binary
+// (../share/tiketi/web) or in the repository above a build tree (build/<preset>/src/app/tiketi).
+std::string default_web_root() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates{fs::path("web") / "dist"};
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / ".." / "share" / "tiketi" / "web");
+    candidates.push_back(exe.parent_path() / ".." / ".." / ".." / "web" / "dist");
+  }
+  for (const auto& c : candidates) {
+    if (fs::is_regular_file(c / "index.html", ec)) {
+      return fs::weakly_canonical(c, ec).string();
+    }
+  }
+  return {};
+}
 
 std::string database_url(const Config& c) {
   return c.database_url.empty() ? "sqlite:" + c.data_dir : c.database_url;
@@ -287,7 +308,7 @@ int serve(const Config& config) {
   opts.rate_limit_rps = p.cfg.rate_limit_rps;
   opts.rate_limit_burst = p.cfg.rate_limit_burst;
   opts.cors_origins = p.cfg.cors_origins;
-  opts.web_root = p.cfg.web_root;
+  opts.web_root = p.cfg.web_root.empty() ? default_web_root() : p.cfg.web_root;
   opts.service_label = p.cfg.services.size() == 1 ? p.cfg.services.front() : "tiketi";
 
   // Every process verifies access tokens locally (no call to the auth service). A missing or weak
@@ -338,6 +359,7 @@ int serve(const Config& config) {
                   }
                   return s;
                 }()),
+             lf("web_root", opts.web_root.empty() ? std::string("none (--web-root)") : opts.web_root),
              lf("database", p.cfg.embedded_database() ? "sqlite" : "postgres"),
              lf("coordination", p.cfg.embedded_coordination() ? "memory" : "redis")});
   log::flush();

@@ -25,7 +25,7 @@ STOP_TIMEOUT = 20.0
 
 
 def tiketi_bin():
-    path = os.environ.get("TIKETI_BIN") or str(ROOT / "build" / "release" / "src" / "app" / "tiketi")
+    path = os.path.abspath(os.environ.get("TIKETI_BIN") or str(ROOT / "build" / "release" / "src" / "app" / "tiketi"))
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"no tiketi binary at {path} (set TIKETI_BIN or build the release preset)")
     return path
@@ -186,8 +186,9 @@ def hermetic_env():
 class TiketiProcess:
     """One `tiketi serve` process on 127.0.0.1:0; the port is read from its `listening` log line."""
 
-    def __init__(self, extra_args=(), env=None, data_dir=None, name="tiketi"):
+    def __init__(self, extra_args=(), env=None, data_dir=None, name="tiketi", cwd=None):
         self.bin = tiketi_bin()
+        self.cwd = cwd
         self.extra_args = list(extra_args)
         self.env = hermetic_env()
         self.env["TIKETI_TEST_ROUTES"] = "1"
@@ -226,7 +227,7 @@ class TiketiProcess:
 
     def start(self, timeout=START_TIMEOUT):
         cmd = [self.bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir] + self.extra_args
-        self.proc = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL, cwd=self.cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._readers = [
             threading.Thread(target=self._read, args=(self.proc.stdout, self.stdout_lines, True), daemon=True),
