@@ -11,6 +11,10 @@
 
 namespace tiketi::store {
 
+namespace {
+constexpr std::size_t kMinOverlap = 8;
+}  // namespace
+
 struct GroupCommit::State {
   using Stmts = std::vector<std::pair<std::string, Params>>;
   struct Waiter {
@@ -43,7 +47,9 @@ struct GroupCommit::State {
   // batch's first caller its leader. Returns the leaders' resumers (call them once `mu` is released).
   std::vector<detail::Resumer<void()>> start_batches(std::size_t limit, std::size_t max_in_flight) {
     std::vector<detail::Resumer<void()>> wake;
-    while (in_flight < max_in_flight && !queue.empty()) {
+    // Another batch while one runs only once a few callers wait: a batch of one or two would cost a
+    // commit and a round trip each, for callers that the running batch's successor takes anyway.
+    while (in_flight < max_in_flight && !queue.empty() && (in_flight == 0 || queue.size() >= kMinOverlap)) {
       std::vector<std::shared_ptr<Waiter>> batch;
       std::deque<std::shared_ptr<Waiter>> skipped;
       // Bounded scan: callers that conflict with a running batch stay queued, in order.

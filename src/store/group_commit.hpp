@@ -11,7 +11,8 @@
 // caused it — exactly the error it would have had without group commit.
 //
 // PostgreSQL: up to `in_flight` batches run at once (one executes while another waits for its WAL
-// flush). Callers name the existing rows their statements lock or whose unique keys they insert
+// flush); another batch starts while one runs only once 8 callers wait (smaller ones cost a commit
+// and a round trip for little: measured, 10-15 % less CPU per hold at the same latency). Callers name the existing rows their statements lock or whose unique keys they insert
 // (`rows`, free-form keys); batches in flight together never share one — a caller whose rows are in
 // a running batch waits, in queue order, for a later batch — so two batches of one process cannot
 // wait for each other in opposite orders. Against other processes a batch waits at most
