@@ -45,24 +45,51 @@ RecipientDirectory::Lookup auth_lookup(NotificationState* s) {
   };
 }
 
-// Inside the consumer's transaction (processed_events dedupes by event id; the deliveries UNIQUE
-// key dedupes by (event, recipient) as a second line).
-Task<void> on_mail_event(NotificationState* s, store::Tx& tx, const coord::Event& ev) {
+// What one mailed event queues: nothing (logged) when the payload is not JSON or names no user.
+std::optional<NewDelivery> delivery_of(NotificationState* s, const coord::Event& ev) {
   const json payload = json::parse(ev.payload, nullptr, false);
   if (!payload.is_object()) {
     log::error(s->ctx.log, "ignoring an event whose payload is not JSON",
                {lf("event_id", ev.id), lf("topic", ev.topic)});
-    co_return;
+    return std::nullopt;
   }
   auto user = recipient_of(payload);
   if (!user) {
     log::warn(s->ctx.log, "event has no user_id; nothing to mail",
               {lf("event_id", ev.id), lf("topic", ev.topic)});
+    return std::nullopt;
+  }
+  return NewDelivery{ev.id, std::move(*user), ev.topic, ev.payload, ev.created_at_ms};
+}
+
+// Inside the consumer's transaction (processed_events dedupes by event id; the deliveries UNIQUE
+// key dedupes by (event, recipient) as a second line).
+Task<void> on_mail_event(NotificationState* s, store::Tx& tx, const coord::Event& ev) {
+  auto d = delivery_of(s, ev);
+  if (!d) {
     co_return;
   }
-  const bool queued = co_await s->store->enqueue(tx, ev.id, *user, ev.topic, ev.payload, ev.created_at_ms);
+  const bool queued =
+      co_await s->store->enqueue(tx, d->event_id, d->recipient, d->topic, d->payload, d->event_created_at);
   if (queued && s->sender != nullptr) {
     // Not committed yet: after a wake-up the sender waits wake_delay_ms and re-checks a few times.
+    s->sender->wake();
+  }
+}
+
+// The batch form: the new events of one read (one topic), queued with one statement instead of one
+// INSERT per event. Same rules as on_mail_event, which still takes single events and the consumer's
+// one-by-one fallback.
+Task<void> on_mail_events(NotificationState* s, store::Tx& tx, const std::vector<coord::Event>& events) {
+  std::vector<NewDelivery> rows;
+  rows.reserve(events.size());
+  for (const auto& ev : events) {
+    if (auto d = delivery_of(s, ev)) {
+      rows.push_back(std::move(*d));
+    }
+  }
+  const int queued = co_await s->store->enqueue_many(tx, rows);
+  if (queued > 0 && s->sender != nullptr) {
     s->sender->wake();
   }
 }
@@ -131,8 +158,12 @@ class NotificationService final : public app::Service {
     coord::EventHandler mail_handler = [raw](store::Tx& tx, const coord::Event& ev) -> Task<void> {
       co_await on_mail_event(raw, tx, ev);
     };
+    coord::BatchHandler mail_batch = [raw](store::Tx& tx,
+                                           const std::vector<coord::Event>& evs) -> Task<void> {
+      co_await on_mail_events(raw, tx, evs);
+    };
     for (const auto& topic : mailed_topics()) {
-      consumer_->on(topic, mail_handler);
+      consumer_->on(topic, mail_handler, mail_batch);
     }
     consumer_->on("event.published", [raw](store::Tx& tx, const coord::Event& ev) -> Task<void> {
       co_await on_event_published(raw, tx, ev);

@@ -4,6 +4,7 @@
 
 #include "core/ids.hpp"
 #include "services/notification/storage/sql.hpp"
+#include "store/lists.hpp"
 
 namespace tiketi::notification {
 namespace {
@@ -51,6 +52,52 @@ Task<bool> DeliveryStore::enqueue(store::Tx& tx, const std::string& event_id, co
                    event_created_at > 0 ? event_created_at : now, now);
   auto r = co_await tx.exec(sql::kInsertDelivery, std::move(ps));
   co_return r.affected > 0;
+}
+
+Task<int> DeliveryStore::enqueue_many(store::Tx& tx, const std::vector<NewDelivery>& rows) {
+  if (rows.empty()) {
+    co_return 0;
+  }
+  const Millis now = clock_->now_ms();
+  // Sorted ids keep the given (stream) order: the sender claims oldest id first, and uuid v7 ids of
+  // one millisecond are not monotonic by themselves.
+  std::vector<std::string> ids;
+  ids.reserve(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    ids.push_back(ids::uuid_v7(now));
+  }
+  std::sort(ids.begin(), ids.end());
+  const store::Engine engine = tx.engine();
+  store::Params bound;
+  std::string text;
+  if (engine == store::Engine::postgres) {
+    std::vector<std::string> events, recipients, topics, templates, payloads, created;
+    for (const auto& r : rows) {
+      events.push_back(r.event_id);
+      recipients.push_back(r.recipient);
+      topics.push_back(r.topic);
+      templates.push_back(template_for_topic(r.topic));
+      payloads.push_back(r.payload);
+      created.push_back(std::to_string(r.event_created_at > 0 ? r.event_created_at : now));
+    }
+    bound = params(store::text_list(engine, ids), store::text_list(engine, events),
+                   store::text_list(engine, recipients), store::text_list(engine, topics),
+                   store::text_list(engine, templates), store::text_list(engine, payloads),
+                   store::text_list(engine, created), now);
+    text = sql::kInsertDeliveriesPg;
+  } else {
+    std::vector<std::vector<std::optional<std::string>>> json_rows;
+    json_rows.reserve(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = rows[i];
+      json_rows.push_back({ids[i], r.event_id, r.recipient, r.topic, template_for_topic(r.topic), r.payload,
+                           std::to_string(r.event_created_at > 0 ? r.event_created_at : now)});
+    }
+    bound = params(store::json_rows(json_rows), now);
+    text = sql::kInsertDeliveriesSqlite;
+  }
+  auto r = co_await tx.exec(text, std::move(bound));
+  co_return static_cast<int>(r.affected);
 }
 
 Task<void> DeliveryStore::remember_event(store::Tx& tx, const EventInfo& info) {

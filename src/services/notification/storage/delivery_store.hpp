@@ -38,6 +38,15 @@ struct QueueStats {
   std::optional<Millis> oldest_created_at;
 };
 
+// One delivery to queue (the consumer's batch form queues several with one statement).
+struct NewDelivery {
+  std::string event_id;
+  std::string recipient;  // user id
+  std::string topic;
+  std::string payload;
+  Millis event_created_at = 0;
+};
+
 class DeliveryStore {
  public:
   DeliveryStore(store::DatabasePtr db, ClockPtr clock) : db_(std::move(db)), clock_(std::move(clock)) {}
@@ -45,6 +54,8 @@ class DeliveryStore {
   // Inside the consumer's transaction; false when this (event, recipient) already has a row.
   Task<bool> enqueue(store::Tx& tx, const std::string& event_id, const std::string& recipient,
                      const std::string& topic, const std::string& payload, Millis event_created_at);
+  // Several at once, in one statement; returns how many were new (the others already had a row).
+  Task<int> enqueue_many(store::Tx& tx, const std::vector<NewDelivery>& rows);
   Task<void> remember_event(store::Tx& tx, const EventInfo& info);
   Task<void> remember_event(const EventInfo& info);
   Task<std::optional<EventInfo>> find_event(const std::string& event_id);

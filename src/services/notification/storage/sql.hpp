@@ -8,6 +8,25 @@ constexpr const char* kInsertDelivery =
     " VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', 0, $8, $8, $8)"
     " ON CONFLICT (event_id, recipient) DO NOTHING";
 
+// Several deliveries in one statement (the same columns and conflict rule as kInsertDelivery):
+// parallel text arrays on PostgreSQL, a JSON array of
+// [id, event_id, recipient, topic, template, payload, event_created_at] rows on SQLite. $2 / $8: now.
+constexpr const char* kInsertDeliveriesPg =
+    "INSERT INTO deliveries (id, event_id, recipient, topic, template, payload, event_created_at, status,"
+    " attempts, next_attempt_at, created_at, updated_at)"
+    " SELECT u.id, u.event_id, u.recipient, u.topic, u.template, u.payload, u.created::bigint, 'PENDING', 0,"
+    " $8::bigint, $8::bigint, $8::bigint"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
+    " AS u(id, event_id, recipient, topic, template, payload, created)"
+    " ON CONFLICT (event_id, recipient) DO NOTHING";
+constexpr const char* kInsertDeliveriesSqlite =
+    "INSERT INTO deliveries (id, event_id, recipient, topic, template, payload, event_created_at, status,"
+    " attempts, next_attempt_at, created_at, updated_at)"
+    " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),"
+    " json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),"
+    " CAST(json_extract(value, '$[6]') AS INTEGER), 'PENDING', 0, $2, $2, $2"
+    " FROM json_each($1) WHERE true ON CONFLICT (event_id, recipient) DO NOTHING";
+
 constexpr const char* kUpsertEventInfo =
     "INSERT INTO event_info (event_id, title, performance_start, updated_at) VALUES ($1, $2, $3, $4)"
     " ON CONFLICT (event_id) DO UPDATE SET title = excluded.title,"

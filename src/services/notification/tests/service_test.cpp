@@ -13,10 +13,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "coord/outbox.hpp"
 #include "core/error.hpp"
 #include "core/ids.hpp"
+#include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/testing/servers.hpp"
 #include "net/middleware.hpp"
@@ -176,6 +178,15 @@ class NotificationTest : public ::testing::TestWithParam<std::string> {
     });
     return res;
   }
+
+  double emails(const std::string& template_name, const std::string& result) {
+    return metrics_
+        .counter("notification_emails_total", "Email delivery attempts by template and result",
+                 {{"template", template_name}, {"result", result}})
+        .value();
+  }
+
+  double gauge(const std::string& name) { return metrics_.gauge(name, "").value(); }
 
   static json published_event() {
     return json{{"schema_version", 1},
@@ -455,7 +466,11 @@ TEST_P(NotificationTest, EmbeddedDefaultWritesEmlFiles) {
   start_service();
   publish("payment.completed", payment("u-en", "r-8"));
   poll();
+  std::string logged;
+  log::set_sink_for_tests(&logged);
   EXPECT_EQ(send_due().sent, 1);
+  log::flush();
+  log::set_sink_for_tests(nullptr);
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir_ / "outbox")) {
     files.push_back(e.path());
@@ -467,6 +482,18 @@ TEST_P(NotificationTest, EmbeddedDefaultWritesEmlFiles) {
   auto d = decode_mail(data);
   EXPECT_EQ(d.subject, "[Tiketi] Payment received: ₩330,000");
   EXPECT_TRUE(sink_.messages().empty());
+  // ... and the log says where it went.
+  bool seen = false;
+  std::istringstream lines(logged);
+  for (std::string line; std::getline(lines, line);) {
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("msg", "") == "email written to the outbox directory") {
+      seen = true;
+      EXPECT_EQ(j.value("path", ""), files[0].string()) << line;
+      EXPECT_EQ(j.value("template", ""), "payment_completed") << line;
+    }
+  }
+  EXPECT_TRUE(seen) << logged;
 }
 
 // Production-like transport: STARTTLS required and AUTH against aiosmtpd. A wrong password and a
@@ -533,6 +560,250 @@ TEST_P(NotificationTest, SmtpAuthAndCertificateFailuresAreRetriedAndVisible) {
   clock_->advance(3'600'000);
   EXPECT_EQ(send_due().claimed, 0);
   EXPECT_EQ(tls.messages().size(), 1u);
+}
+
+// Many deliveries failing at the same moment must not all come back at the same moment: the
+// backoff has jitter (a fixed delay would make every replica hammer a recovering server at once).
+TEST_P(NotificationTest, RetriesOfSimultaneousFailuresAreSpreadByJitter) {
+  sink_.stop();
+  for (int i = 0; i < 16; ++i) {
+    std::string rid = "r-j";
+    rid.append(std::to_string(i));
+    publish("payment.completed", payment("u-ko", rid));
+  }
+  EXPECT_EQ(poll(), 16);
+  const Millis failed_at = clock_->now_ms();
+  EXPECT_EQ(send_due().retried, 16);
+  std::set<Millis> due;
+  for (const auto& d : deliveries()) {
+    EXPECT_EQ(d.attempts, 1);
+    EXPECT_GE(d.next_attempt_at, failed_at + 500);  // base 1000 ms, half jitter: [500, 1000)
+    EXPECT_LT(d.next_attempt_at, failed_at + 1000);
+    due.insert(d.next_attempt_at);
+  }
+  // 16 uniform draws over 500 ms: all equal only if there is no jitter.
+  EXPECT_GE(due.size(), 8u);
+}
+
+// A 4xx reply (greylisting, throttling) is transient: retried with backoff, then dead-lettered after
+// max_attempts with the server's reply visible to admins. The metrics count each outcome by
+// template, and the queue gauges show what waits and for how long.
+TEST_P(NotificationTest, TransientRepliesAreRetriedThenDeadLetteredWithTheReply) {
+  sink_.reject_recipient("jieun@example.com", "451 4.7.1 Greylisted, please try again later");
+  publish("payment.completed", payment("u-ko", "r-451"));
+  EXPECT_EQ(poll(), 1);
+  clock_->advance(5'000);  // the delivery waited 5 s before the first pass
+  auto r = send_due();
+  EXPECT_EQ(r.retried, 1);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_DOUBLE_EQ(gauge("notification_deliveries_pending"), 1.0);
+  EXPECT_DOUBLE_EQ(gauge("notification_queue_lag_seconds"), 5.0);
+  auto d = deliveries().at(0);
+  EXPECT_EQ(d.status, "PENDING");
+  EXPECT_EQ(d.last_code.value_or(0), 451);
+  clock_->advance(60'000);
+  EXPECT_EQ(send_due().retried, 1);
+  EXPECT_DOUBLE_EQ(gauge("notification_queue_lag_seconds"), 65.0);
+  clock_->advance(60'000);
+  r = send_due();  // third attempt of max_attempts = 3
+  EXPECT_EQ(r.failed, 1);
+  EXPECT_EQ(r.retried, 0);
+  EXPECT_TRUE(sink_.messages().empty());
+  EXPECT_DOUBLE_EQ(emails("payment_completed", "retried"), 2.0);
+  EXPECT_DOUBLE_EQ(emails("payment_completed", "failed"), 1.0);
+  EXPECT_DOUBLE_EQ(emails("payment_completed", "sent"), 0.0);
+  clock_->advance(3'600'000);
+  EXPECT_EQ(send_due().claimed, 0);  // dead: never tried again by itself
+  EXPECT_DOUBLE_EQ(gauge("notification_deliveries_pending"), 0.0);
+  EXPECT_DOUBLE_EQ(gauge("notification_queue_lag_seconds"), 0.0);
+
+  auto res = call("GET", "/api/v1/admin/notifications?status=FAILED");
+  ASSERT_EQ(res.status, 200) << res.body;
+  const auto item = json::parse(res.body)["items"].at(0);
+  EXPECT_EQ(item["attempts"], 3);
+  EXPECT_EQ(item["last_code"], 451);
+  EXPECT_NE(item["last_error"].get<std::string>().find("451 4.7.1 Greylisted"), std::string::npos)
+      << item.dump();
+  const std::string exposed = metrics_.expose();
+  for (const char* name : {"notification_emails_total", "notification_smtp_duration_seconds",
+                           "notification_delivery_lag_seconds", "notification_queue_lag_seconds",
+                           "notification_deliveries_pending"}) {
+    EXPECT_NE(exposed.find(name), std::string::npos) << name;
+  }
+}
+
+// The last two mailed topics through the running service; an event without user_id mails nobody.
+TEST_P(NotificationTest, ExpiryAndConfirmationFailureAreMailed) {
+  publish("event.published", published_event());
+  json expired = reservation("u-en", "r-exp");
+  expired["reason"] = "hold_expired";
+  publish("reservation.expired", expired);
+  json failed = reservation("u-ko", "r-cf");
+  failed["payment_id"] = "p-cf";
+  failed["reason"] = "seats_taken";
+  failed["refund"] = true;
+  publish("reservation.confirmation_failed", failed);
+  // The shape confirmation_failed_payload() has when the reservation row is gone: no user_id.
+  publish("reservation.confirmation_failed",
+          json{{"schema_version", 1}, {"reservation_id", "r-gone"}, {"payment_id", "p-g"}, {"refund", true}});
+  EXPECT_EQ(poll(), 4);
+  EXPECT_EQ(send_due().sent, 2);
+  std::map<std::string, testing::DecodedMail> by_to;
+  for (const auto& m : sink_.messages()) {
+    by_to[m.rcpt_to.at(0)] = decode_mail(m.data);
+  }
+  ASSERT_EQ(by_to.size(), 2u);
+  EXPECT_EQ(by_to["sam@example.com"].subject, "[Tiketi] Your hold expired: IU 콘서트 <HEREH>");
+  EXPECT_NE(by_to["sam@example.com"].text.find("https://tiketi.example/events/e-1"), std::string::npos)
+      << by_to["sam@example.com"].text;
+  EXPECT_EQ(by_to["jieun@example.com"].subject, "[Tiketi] 예매 확정 실패 및 환불 안내");
+  EXPECT_NE(by_to["jieun@example.com"].text.find("결제 금액 ₩330,000은(는) 자동으로 환불됩니다."),
+            std::string::npos)
+      << by_to["jieun@example.com"].text;
+  EXPECT_EQ(deliveries().size(), 2u);
+}
+
+// An operator's template directory replaces files of the compiled-in set at start-up (no rebuild);
+// a variable the templates use but the event does not provide fails that delivery (FAILED, with
+// the template and variable named for the admin) instead of sending an email with a blank in it.
+TEST_P(NotificationTest, OperatorTemplatesOverrideAndAMissingVariableFailsTheDelivery) {
+  const fs::path tpl = dir_ / "my-templates";
+  fs::create_directories(tpl / "payment_completed");
+  std::ofstream(tpl / "payment_completed" / "en.subject.txt") << "Thanks {{name}}: {{amount}} received\n";
+  std::ofstream(tpl / "payment_completed" / "ko.body.txt") << "{{name}}님 {{amount}} {{loyalty_tier}}\n";
+  run([&]() -> Task<void> { co_await service_->stop(); });
+  config_.extra["notification.templates_dir"] = tpl.string();
+  start_service();
+  publish("payment.completed", payment("u-en", "r-tpl-en"));
+  publish("payment.completed", payment("u-ko", "r-tpl-ko"));
+  EXPECT_EQ(poll(), 2);
+  auto r = send_due();
+  EXPECT_EQ(r.sent, 1);
+  EXPECT_EQ(r.failed, 1);
+  EXPECT_EQ(r.retried, 0);  // a broken template does not fix itself
+  auto msgs = sink_.messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].rcpt_to.at(0), "sam@example.com");
+  const auto mail = decode_mail(msgs[0].data);
+  EXPECT_EQ(mail.subject, "Thanks Sam: ₩330,000 received");
+  EXPECT_NE(mail.text.find("Hi Sam, we received your payment."), std::string::npos) << mail.text;  // default
+  for (const auto& d : deliveries()) {
+    if (d.recipient == "u-ko") {
+      EXPECT_EQ(d.status, "FAILED");
+      EXPECT_EQ(d.attempts, 1);
+      const std::string err = d.last_error.value_or("");
+      EXPECT_NE(err.find("loyalty_tier"), std::string::npos) << err;
+      EXPECT_NE(err.find("payment_completed/ko.body.txt"), std::string::npos) << err;
+    }
+  }
+  // A directory that does not exist stops start-up with the setting's name.
+  run([&]() -> Task<void> { co_await service_->stop(); });
+  config_.extra["notification.templates_dir"] = (dir_ / "missing").string();
+  EXPECT_THROW(start_service(), std::invalid_argument);
+  config_.extra.erase("notification.templates_dir");
+  start_service();
+}
+
+// Several new events of one read go to the consumer's batch handler: one statement queues them all,
+// with the same rules as one event at a time (no user_id / not JSON: nothing; a repeat: once).
+TEST_P(NotificationTest, ABatchOfEventsIsQueuedByOneStatementWithTheSameRules) {
+  publish("event.published", published_event());
+  const auto first = publish("payment.completed", payment("u-ko", "r-b1"));
+  publish("payment.completed", payment("u-en", "r-b2"));
+  publish("payment.completed", payment("u-ko", "r-b1"), first);  // the relay published it twice
+  publish("payment.completed", json{{"schema_version", 1}, {"payment_id", "p-x"}, {"amount", 1000}});
+  std::vector<std::pair<std::string, std::string>> junk{{"id", ids::uuid_v7(clock_->now_ms())},
+                                                        {"topic", "payment.completed"},
+                                                        {"key", "k"},
+                                                        {"payload", "not json"},
+                                                        {"created_at", std::to_string(clock_->now_ms())},
+                                                        {"trace_id", ""}};
+  run([&]() -> Task<void> { co_await coord_->xadd(coord::stream_for_topic("payment.completed"), junk); });
+  for (int i = 0; i < 5; ++i) {
+    std::string rid = "r-bb";
+    rid.append(std::to_string(i));
+    publish("payment.completed", payment(i % 2 == 0 ? "u-en" : "u-ko", rid));
+  }
+  const Millis created = clock_->now_ms();
+  clock_->advance(200);
+  poll();
+  auto all = deliveries();
+  ASSERT_EQ(all.size(), 7u);  // 2 + 5; the repeat, the one without user_id and the junk queue nothing
+  std::set<std::string> events;
+  for (const auto& d : all) {
+    EXPECT_EQ(d.status, "PENDING");
+    EXPECT_EQ(d.template_name, "payment_completed");
+    EXPECT_EQ(d.topic, "payment.completed");
+    EXPECT_EQ(d.attempts, 0);
+    EXPECT_TRUE(d.recipient == "u-ko" || d.recipient == "u-en") << d.recipient;
+    EXPECT_EQ(d.created_at, created + 200);
+    events.insert(d.event_id);
+  }
+  EXPECT_EQ(events.size(), 7u);
+  EXPECT_EQ(events.count(first), 1u);
+  auto r = send_due();
+  EXPECT_EQ(r.sent, 7);
+  EXPECT_EQ(sink_.messages().size(), 7u);
+  // The delivery lag runs from the event's creation (carried through the batch), not from queueing.
+  const std::string exposed = metrics_.expose();
+  EXPECT_NE(exposed.find("notification_delivery_lag_seconds_bucket{le=\"0.1\"} 0"), std::string::npos)
+      << exposed;
+  EXPECT_NE(exposed.find("notification_delivery_lag_seconds_bucket{le=\"0.25\"} 7"), std::string::npos)
+      << exposed;
+  // The same batch again (a consumer that crashed before acking): nothing new, nothing resent.
+  publish("payment.completed", payment("u-ko", "r-b1"), first);
+  poll();
+  EXPECT_EQ(deliveries().size(), 7u);
+  EXPECT_EQ(send_due().claimed, 0);
+}
+
+// Recipient details are cached per user (notification.recipient cache, 5 minutes), then asked again.
+TEST_P(NotificationTest, RecipientLookupsAreCachedForFiveMinutes) {
+  publish("payment.completed", payment("u-ko", "r-c1"));
+  poll();
+  EXPECT_EQ(send_due().sent, 1);
+  publish("payment.completed", payment("u-ko", "r-c2"));
+  poll();
+  EXPECT_EQ(send_due().sent, 1);
+  EXPECT_EQ(lookups_, 1);
+  users_["u-ko"].email = "jieun.new@example.com";  // changed at the auth service meanwhile
+  clock_->advance(300'001);
+  publish("payment.completed", payment("u-ko", "r-c3"));
+  poll();
+  EXPECT_EQ(send_due().sent, 1);
+  EXPECT_EQ(lookups_, 2);
+  auto msgs = sink_.messages();
+  ASSERT_EQ(msgs.size(), 3u);
+  EXPECT_EQ(msgs[2].rcpt_to.at(0), "jieun.new@example.com");
+}
+
+// The admin delivery log pages newest first with a cursor and filters by recipient.
+TEST_P(NotificationTest, AdminListPagesWithACursorAndFiltersByRecipient) {
+  for (const char* rid : {"r-p1", "r-p2", "r-p3"}) {
+    publish("payment.completed", payment("u-ko", rid));
+    clock_->advance(5);
+  }
+  publish("payment.completed", payment("u-en", "r-p4"));
+  poll();
+  auto page = json::parse(call("GET", "/api/v1/admin/notifications?recipient=u-ko&limit=2").body);
+  ASSERT_EQ(page["items"].size(), 2u) << page.dump();
+  ASSERT_TRUE(page["next_cursor"].is_string()) << page.dump();
+  const std::string cursor = page["next_cursor"];
+  EXPECT_GT(page["items"][0]["id"].get<std::string>(), page["items"][1]["id"].get<std::string>());
+  auto rest =
+      json::parse(call("GET", "/api/v1/admin/notifications?recipient=u-ko&limit=2&cursor=" + cursor).body);
+  ASSERT_EQ(rest["items"].size(), 1u) << rest.dump();
+  EXPECT_TRUE(rest["next_cursor"].is_null());
+  std::set<std::string> seen;
+  for (const auto& i : page["items"]) {
+    seen.insert(i["id"]);
+    EXPECT_EQ(i["recipient"], "u-ko");
+  }
+  seen.insert(rest["items"][0]["id"].get<std::string>());
+  EXPECT_EQ(seen.size(), 3u);
+  EXPECT_EQ(json::parse(call("GET", "/api/v1/admin/notifications?status=PENDING").body)["items"].size(), 4u);
+  EXPECT_EQ(call("GET", "/api/v1/admin/notifications?limit=0").status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/admin/notifications?limit=abc").status, 400);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, NotificationTest, ::testing::Values("sqlite", "postgres"));

@@ -1,7 +1,8 @@
 #pragma once
 // A small SMTP server for tests that speaks real SMTP over TCP on 127.0.0.1 (EHLO, MAIL, RCPT, DATA,
-// RSET, NOOP, QUIT), records every accepted message, can refuse chosen recipients with a 550, and
-// can be stopped and restarted on the same port to play "the mail server is down".
+// RSET, NOOP, QUIT), records every accepted message, can refuse chosen recipients (a 550 by default,
+// or any reply, e.g. a 451 greylisting), and can be stopped and restarted on the same port to play
+// "the mail server is down".
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,8 +12,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <map>
 #include <mutex>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -70,9 +71,13 @@ class SmtpSink {
 
   int port() const { return port_; }
   std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
-  void reject_recipient(const std::string& addr) {
+  // RCPT TO:<addr> gets `reply` (the whole reply line) until reset_rejections().
+  void reject_recipient(const std::string& addr, std::string reply = {}) {
+    if (reply.empty()) {
+      reply = "550 5.1.1 <" + addr + ">: Recipient address rejected: User unknown";
+    }
     std::lock_guard lock(mu_);
-    rejected_.insert(addr);
+    rejected_[addr] = std::move(reply);
   }
   void reset_rejections() {
     std::lock_guard lock(mu_);
@@ -154,13 +159,15 @@ class SmtpSink {
         say(c, "250 2.1.0 Ok");
       } else if (verb == "RCPT") {
         const std::string to = angle(line);
-        bool reject = false;
+        std::string reject;
         {
           std::lock_guard lock(mu_);
-          reject = rejected_.count(to) > 0;
+          if (auto it = rejected_.find(to); it != rejected_.end()) {
+            reject = it->second;
+          }
         }
-        if (reject) {
-          say(c, "550 5.1.1 <" + to + ">: Recipient address rejected: User unknown");
+        if (!reject.empty()) {
+          say(c, reject);
         } else {
           msg.rcpt_to.push_back(to);
           say(c, "250 2.1.5 Ok");
@@ -203,7 +210,7 @@ class SmtpSink {
   std::thread acceptor_;
   mutable std::mutex mu_;
   std::vector<std::thread> sessions_;
-  std::set<std::string> rejected_;
+  std::map<std::string, std::string> rejected_;  // recipient -> reply line
   std::vector<SinkMessage> messages_;
 };
 
