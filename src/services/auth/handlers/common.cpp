@@ -5,43 +5,6 @@
 #include "services/common/utf8.hpp"
 
 namespace tiketi::auth::handlers {
-namespace {
-
-// Length of the valid UTF-8 sequence starting at p[i] (strict: no overlongs, no surrogates,
-// nothing above U+10FFFF), or 0 when the byte there does not start one.
-std::size_t utf8_sequence(const unsigned char* p, std::size_t i, std::size_t n) {
-  const unsigned char c = p[i];
-  if (c < 0x80) {
-    return 1;
-  }
-  std::size_t len = 0;
-  unsigned lo = 0x80;
-  unsigned hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    lo = c == 0xE0 ? 0xA0 : 0x80;
-    hi = c == 0xED ? 0x9F : 0xBF;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    lo = c == 0xF0 ? 0x90 : 0x80;
-    hi = c == 0xF4 ? 0x8F : 0xBF;
-  } else {
-    return 0;
-  }
-  if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) {
-    return 0;
-  }
-  for (std::size_t k = 2; k < len; ++k) {
-    if (p[i + k] < 0x80 || p[i + k] > 0xBF) {
-      return 0;
-    }
-  }
-  return len;
-}
-
-}  // namespace
 
 common::JsonBody parse_body(std::string_view raw) {
   if (common::is_valid_utf8(raw)) {
@@ -56,11 +19,10 @@ common::JsonBody parse_body(std::string_view raw) {
   char hex[2 * sizeof rnd + 1];
   sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
   const std::string marker = std::string("~") + hex + "~";
-  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
   std::string repaired;
   repaired.reserve(raw.size() + marker.size());
   for (std::size_t i = 0; i < raw.size();) {
-    const std::size_t len = utf8_sequence(p, i, raw.size());
+    const std::size_t len = common::utf8_sequence(raw, i);
     if (len == 0) {
       repaired += marker;
       ++i;
