@@ -10,6 +10,7 @@ import os
 import pathlib
 import random
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,8 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
+import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -30,6 +33,35 @@ def tiketi_bin():
         raise RuntimeError(f"no tiketi binary at {path} (set TIKETI_BIN or build the release preset)")
     return path
 
+
+
+def _psql():
+    for path in ("/usr/lib/postgresql/15/bin/psql", shutil.which("psql")):
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def own_database(base_url, prefix="tiketi_func_"):
+    """A throw-away database next to base_url: (url, drop), or (base_url, None) when it cannot be
+    made (no psql, no CREATE DATABASE right): the caller then shares base_url."""
+    psql = _psql()
+    if psql is None:
+        return base_url, None
+    parts = urllib.parse.urlsplit(base_url)
+    name = prefix + uuid.uuid4().hex[:12]
+    admin = parts._replace(path="/" + (parts.path.lstrip("/") or "postgres")).geturl()
+    r = subprocess.run([psql, admin, "-qAtX", "-c", f"CREATE DATABASE {name}"], capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        return base_url, None
+    url = parts._replace(path="/" + name).geturl()
+
+    def drop():
+        subprocess.run([psql, admin, "-qAtX", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+                       capture_output=True, timeout=60)
+
+    return url, drop
 
 def require_servers():
     """(postgres_url, redis_url) for the scaled shape; skip or fail when they are not given."""

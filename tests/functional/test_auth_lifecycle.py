@@ -35,16 +35,13 @@ import http.client
 import json
 import os
 import random
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
-import urllib.parse
 import uuid
 
-from harness import Response, TiketiProcess, require_servers, run_tests
+from harness import Response, TiketiProcess, own_database, require_servers, run_tests
 
 SECRET = "functional-auth-lifecycle-secret-0123456789abcdef"
 PASSWORD = "lifecycle pass " + uuid.uuid4().hex[:12]
@@ -445,32 +442,8 @@ class Lifecycle:
         self.assertGreater(lines, 50)  # the access log ran: the check looked at real output
 
 
-def _psql():
-    for path in ("/usr/lib/postgresql/15/bin/psql", shutil.which("psql")):
-        if path and os.access(path, os.X_OK):
-            return path
-    return None
 
 
-def _own_database(base_url):
-    """A throw-away database next to base_url; returns (url, drop) or (base_url, None)."""
-    psql = _psql()
-    if psql is None:
-        return base_url, None
-    parts = urllib.parse.urlsplit(base_url)
-    name = "tiketi_authlc_" + uuid.uuid4().hex[:12]
-    admin = parts._replace(path="/" + (parts.path.lstrip("/") or "postgres")).geturl()
-    r = subprocess.run([psql, admin, "-qAtX", "-c", f"CREATE DATABASE {name}"], capture_output=True, text=True,
-                       timeout=60)
-    if r.returncode != 0:
-        return base_url, None
-    url = parts._replace(path="/" + name).geturl()
-
-    def drop():
-        subprocess.run([psql, admin, "-qAtX", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
-                       capture_output=True, timeout=60)
-
-    return url, drop
 
 
 def stop(p):
@@ -532,7 +505,7 @@ class ScaledAuthLifecycle(Lifecycle, unittest.TestCase):
     def setUpClass(cls):
         cls.secrets_seen = set()
         pg, redis = require_servers()
-        cls._db_url, cls._drop = _own_database(pg)
+        cls._db_url, cls._drop = own_database(pg, "tiketi_authlc_")
         procs = []
         try:
             for i in range(2):

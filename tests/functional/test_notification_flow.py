@@ -36,10 +36,9 @@ import unittest
 import urllib.parse
 import uuid
 
-from harness import TiketiProcess, free_port, require_servers, run_tests, tiketi_bin
+from harness import TiketiProcess, free_port, own_database, require_servers, run_tests, tiketi_bin
 from test_notification_recipients import SmtpSink
 from test_saga import PASSWORD, Api, Proc, SagaChecks, create_admin, wait_for
-from test_scaled import _own_database
 
 PUBLIC_URL = "https://tiketi.example"
 SENDER = "no-reply@tiketi.local"
@@ -278,7 +277,7 @@ class ScaledFlow(FlowChecks, unittest.TestCase):
         cls.procs = []
         cls.sim_proc = None
         cls.sink = SmtpSink()
-        cls.db_url, cls.drop = _own_database(pg)
+        cls.db_url, cls.drop = own_database(pg)
         cls.redis_db = 1 + int(uuid.uuid4().hex[:4], 16) % 15
         cls.redis_base = redis
         redis_url = f"{redis.rstrip('/')}/{cls.redis_db}"

@@ -18,17 +18,15 @@ import json
 import os
 import random
 import re
-import shutil
 import socket
 import socketserver
-import subprocess
 import threading
 import time
 import unittest
 import urllib.parse
 import uuid
 
-from harness import TiketiProcess, request, require_servers, run_tests
+from harness import TiketiProcess, own_database, request, require_servers, run_tests
 
 WAIT = 30.0
 
@@ -148,31 +146,8 @@ class Redis:
         self.sock.close()
 
 
-def _psql():
-    for path in ("/usr/lib/postgresql/15/bin/psql", shutil.which("psql")):
-        if path and os.access(path, os.X_OK):
-            return path
-    return None
 
 
-def _own_database(base_url):
-    """A throw-away database next to base_url: (url, drop) or (base_url, None)."""
-    psql = _psql()
-    if psql is None:
-        return base_url, None
-    parts = urllib.parse.urlsplit(base_url)
-    name = "tiketi_func_notif_" + uuid.uuid4().hex[:10]
-    admin = parts._replace(path="/" + (parts.path.lstrip("/") or "postgres")).geturl()
-    r = subprocess.run([psql, admin, "-qAtX", "-c", f"CREATE DATABASE {name}"], capture_output=True, text=True,
-                       timeout=60)
-    if r.returncode != 0:
-        return base_url, None
-
-    def drop():
-        subprocess.run([psql, admin, "-qAtX", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
-                       capture_output=True, timeout=60)
-
-    return parts._replace(path="/" + name).geturl(), drop
 
 
 class FixedPortProcess(TiketiProcess):
@@ -202,7 +177,7 @@ class NotificationAcrossProcesses(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         pg, redis = require_servers()
-        cls.db_url, cls.drop = _own_database(pg)
+        cls.db_url, cls.drop = own_database(pg, "tiketi_func_notif_")
         # A Redis database of its own: other functional tests use the same streams in database 0.
         base = urllib.parse.urlsplit(redis)
         cls.redis_url = base._replace(path="/" + str(random.randint(8, 15))).geturl()

@@ -18,7 +18,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import random
 import re
 import signal
@@ -26,7 +25,7 @@ import time
 import unittest
 import uuid
 
-from harness import TiketiProcess, request, require_servers, run_tests
+from harness import TiketiProcess, own_database, request, require_servers, run_tests
 
 SECRET = "queue-functional-secret-0123456789abcdef"
 KID = "qfunc"
@@ -137,9 +136,8 @@ class Cluster:
     PostgreSQL database."""
 
     def __init__(self, pg_url, redis_url, replicas=2, queue_settings=()):
-        import test_scaled  # the throw-away database helper (module import: its tests do not run here)
 
-        self.db_url, self._drop = test_scaled._own_database(pg_url)
+        self.db_url, self._drop = own_database(pg_url)
         self.redis_url = redis_url
         self.queue_settings = list(queue_settings)
         self.procs = []

@@ -25,8 +25,7 @@ import unittest
 import urllib.parse
 import uuid
 
-from harness import ROOT, TiketiProcess, free_port, request, require_servers, run_tests, tiketi_bin
-from test_scaled import _own_database
+from harness import ROOT, TiketiProcess, free_port, own_database, request, require_servers, run_tests, tiketi_bin
 
 PASSWORD = "saga-password-0123"
 ADMIN_EMAIL = "admin@saga.test"
@@ -384,7 +383,7 @@ class ScaledSaga(SagaChecks, unittest.TestCase):
         cls.sim_secret = SIM_SECRET
         cls.procs = []
         cls.sim_proc = None
-        cls.db_url, cls.drop = _own_database(pg)
+        cls.db_url, cls.drop = own_database(pg)
         # A Redis database of its own: streams, consumer groups and leases of other suites on the
         # same server stay apart.
         cls.redis_db = 1 + int(uuid.uuid4().hex[:4], 16) % 15
