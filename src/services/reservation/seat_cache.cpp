@@ -138,6 +138,28 @@ void SeatMapCache::drop(const std::string& event_id) {
   }
 }
 
+std::optional<std::array<std::int64_t, 3>> SeatMapCache::counts(const std::string& event_id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(event_id);
+  if (it == entries_.end()) {
+    return std::nullopt;
+  }
+  const Entry& e = it->second;
+  const Millis now = clock_->now_ms();
+  if (!e.loaded || e.reload || e.loading || now - e.loaded_at >= reload_ms_ || now < e.loaded_at) {
+    return std::nullopt;
+  }
+  std::array<std::int64_t, 3> n{};
+  for (std::size_t i = 0; i < e.status.size(); ++i) {
+    auto st = static_cast<SeatStatus>(e.status[i]);
+    if (st == SeatStatus::held && i < e.expires.size() && e.expires[i] < now) {
+      st = SeatStatus::available;
+    }
+    ++n[static_cast<std::size_t>(st)];
+  }
+  return n;
+}
+
 Task<SeatSnapshot> SeatMapCache::get(const std::string& event_id) {
   for (int spins = 0;; ++spins) {
     bool do_load = false;

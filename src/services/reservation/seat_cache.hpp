@@ -16,11 +16,13 @@
 //  - Quotas (GA availability) are re-read (a few rows) on the first read after a tick that saw a
 //    quota change.
 // The ETag is a hash of the content (304 when unchanged).
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -54,6 +56,12 @@ class SeatMapCache {
   void tick(const std::string& event_id);
   // Forget an event (nobody views it any more; its changes are no longer received).
   void drop(const std::string& event_id);
+
+  // Seats by status {available, held, sold} of a map held in memory (an expired hold counts as
+  // available), or nullopt when the event is not cached or due for a reload. What the gauges use
+  // for events fans are viewing: counting 50,000 seats here costs well under a millisecond, the
+  // same count in the database a scan that stalled holds for tens of ms every gauge interval.
+  std::optional<std::array<std::int64_t, 3>> counts(const std::string& event_id);
 
   std::uint64_t builds() const { return builds_.load(); }    // full reads from the database
   std::uint64_t renders() const { return renders_.load(); }  // JSON renders (from memory)

@@ -1287,11 +1287,22 @@ Task<std::vector<QuotaState>> ReservationStore::quotas(const std::string& event_
   co_return out;
 }
 
+Task<std::map<std::string, std::int64_t>> ReservationStore::seat_counts(const std::string& event_id, Millis now) {
+  std::map<std::string, std::int64_t> out;
+  auto seats = co_await db_->exec(sql::kSeatStats, params(p(event_id), p(now)));
+  for (const auto& row : seats.rows) {
+    out[row.str("s")] += row.i64("n");
+  }
+  co_return out;
+}
+
 Task<EventStats> ReservationStore::stats(const std::string& event_id) {
   EventStats st;
-  auto seats = co_await db_->exec(sql::kSeatStats, params(p(event_id), p(clock_->now_ms())));
-  for (const auto& row : seats.rows) {
-    st.seats[row.str("s")] += row.i64("n");
+  const std::string id = event_id;
+  const Millis now = clock_->now_ms();
+  auto seats = co_await seat_counts(id, now);
+  for (const auto& [status, n] : seats) {
+    st.seats[status] += n;
   }
   st.quotas = co_await quotas(event_id);
   auto res = co_await db_->exec(sql::kReservationStats, params(p(event_id)));

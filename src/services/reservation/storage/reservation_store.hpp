@@ -156,6 +156,8 @@ class ReservationStore {
   Task<std::vector<SeatState>> seat_map(const std::string& event_id);
   Task<std::vector<QuotaState>> quotas(const std::string& event_id);
   Task<EventStats> stats(const std::string& event_id);
+  // Seats of one event by status (available/held/sold; an expired hold counts as available).
+  Task<std::map<std::string, std::int64_t>> seat_counts(const std::string& event_id, Millis now);
   Task<std::vector<Ticket>> tickets_for_user(const std::string& user_id, std::int64_t limit);
   Task<std::vector<Ticket>> tickets_for_reservation(const std::string& reservation_id);
   Task<std::optional<Ticket>> ticket(const std::string& code);

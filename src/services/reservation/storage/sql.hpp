@@ -271,11 +271,9 @@ inline constexpr const char* kSoldOutCandidates =
 // ---- gauges ----
 inline constexpr const char* kReservationsByStatus =
     "SELECT status, COUNT(*) AS n FROM reservations GROUP BY status";
-inline constexpr const char* kSeatsByEvent =
-    "SELECT s.event_id AS event_id,"
-    " CASE WHEN s.status = 'held' AND s.hold_expires_at < $1 THEN 'available' ELSE s.status END AS st,"
-    " COUNT(*) AS n FROM seats s JOIN events e ON e.event_id = s.event_id WHERE e.performance_start > $2"
-    " GROUP BY s.event_id, 2";
+// Events whose performance has not started ($1 now): the seat gauges (seat_cache counts viewed
+// maps from memory; the others by kSeatStats, one event at a time).
+inline constexpr const char* kGaugeEvents = "SELECT event_id FROM events WHERE performance_start > $1 ORDER BY event_id";
 
 // ---- stats ----
 inline constexpr const char* kSeatStats =

@@ -1,6 +1,9 @@
 // inventory.sold_out (once per event, also when the last seats are confirmed concurrently) and the
 // reservation metrics as scraped, on both engines.
 
+#include <chrono>
+#include <thread>
+
 #include "services/reservation/tests/fixture.hpp"
 
 // g++ 12 false positive on std::string concatenation at -O3 (GCC bug 105329).
@@ -144,6 +147,25 @@ TEST_P(ScrapedMetrics, ScrapeShowsHoldsByResultLatencyReservationsAndSeats) {
   const std::string later = "\n" + metrics_.expose();
   EXPECT_EQ(series(later, R"(reservation_seats{event_id="ev",status="held"})"), 0);
   EXPECT_EQ(series(later, R"(reservation_seats{event_id="ev",status="available"})"), 5);
+
+  // Once fans view an event's map, its gauge is counted from the map in memory (kept current by the
+  // seat feed), not by the database: a change written behind the service's back does not show,
+  // a hold through the service does.
+  ASSERT_EQ(as("", "GET", "/api/v1/events/ev/seats").status, 200);
+  loop_.run(db_->exec("UPDATE seats SET status = 'sold' WHERE event_id = 'ev' AND seat_id = 'S-0005'"));
+  EXPECT_EQ(post("eve", {{"eventId", "ev"}, {"seatIds", {"S-0004"}}}).status, 201);
+  std::string viewed;
+  for (int i = 0; i < 200; ++i) {  // the feed applies the hold asynchronously
+    loop_.run(refresh_metrics(*service_));
+    viewed = "\n" + metrics_.expose();
+    if (series(viewed, R"(reservation_seats{event_id="ev",status="held"})") == 1) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(series(viewed, R"(reservation_seats{event_id="ev",status="held"})"), 1);
+  EXPECT_EQ(series(viewed, R"(reservation_seats{event_id="ev",status="sold"})"), 1);  // not 2: from memory
+  EXPECT_EQ(series(viewed, R"(reservation_seats{event_id="ev",status="available"})"), 4);
 }
 
 TIKETI_RESERVATION_ENGINES(SoldOut);
