@@ -40,6 +40,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <fstream>
 #include <random>
 #include <string>
@@ -169,11 +170,13 @@ class Load {
     for (double at : pending_) {
       late_ += 1;
       lat_.push_back(now - at);
+      at_.push_back(at);
     }
     for (auto& c : conns_) {
       if (c.busy) {
         late_ += 1;
         lat_.push_back(now - c.scheduled);
+        at_.push_back(c.scheduled);
       }
     }
     report(next_i);
@@ -399,6 +402,7 @@ class Load {
     }
     const std::string_view resp_body(c.in.data() + head_end + 4, length);
     lat_.push_back(now - c.scheduled);
+    at_.push_back(c.scheduled);
     svc_.push_back(now - c.sent);
     last_done_ = std::max(last_done_, now);
     if (status == 201) {
@@ -439,7 +443,26 @@ class Load {
     return v[k];
   }
 
+  // p99 and max per half second of scheduled send time, on stderr: shows whether a tail is a
+  // start-up effect, a stall (a checkpoint, autovacuum, another process) or spread over the run.
+  void timeline() {
+    std::map<long, std::vector<double>> by_window;
+    for (std::size_t i = 0; i < at_.size() && i < lat_.size(); ++i) {
+      by_window[static_cast<long>((at_[i] - t0_) / 0.5)].push_back(lat_[i]);
+    }
+    std::string line = "hold_load: timeline (p99/max ms per 0.5 s):";
+    for (auto& [w, v] : by_window) {
+      const double mx = *std::max_element(v.begin(), v.end());
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " %.1fs %.0f/%.0f", static_cast<double>(w) * 0.5, pct(v, 0.99) * 1e3,
+                    mx * 1e3);
+      line += buf;
+    }
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
   void report(std::uint64_t scheduled) {
+    timeline();  // before pct() reorders lat_
     auto us = [](double s) { return static_cast<long long>(s * 1e6); };
     const double mx = lat_.empty() ? 0 : *std::max_element(lat_.begin(), lat_.end());
     std::printf(
@@ -466,6 +489,7 @@ class Load {
   std::vector<Conn> conns_;
   std::vector<std::size_t> idle_;
   std::deque<double> pending_;
+  std::vector<double> at_;  // scheduled send time of each lat_ entry
   std::uint64_t inflight_ = 0, sent_ = 0, req_no_ = 0;
   std::uint64_t ok_ = 0, conflict_ = 0, other_ = 0, errors_ = 0, late_ = 0, held_ = 0;
   std::vector<double> lat_, svc_;

@@ -149,6 +149,17 @@ run_shape() {
   so=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["soldout"])' <<<"$ids")
   so_type=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["soldout_type"])' <<<"$ids")
   local base="http://127.0.0.1:$port"
+  if [[ $sh == postgres ]]; then
+    # The setup wrote ~100k seat rows into a fresh cluster: without a checkpoint the measured runs
+    # find no WAL segment to recycle and create (zero-fill, fsync) a new 16 MB one every ~2 s,
+    # stalling commits for tens of ms each time — a fresh-cluster artefact, not the steady state of
+    # a database that has been running (whose segments are recycled at every checkpoint).
+    local pg_port=${TIKETI_PG_URL##*:}
+    pg_port=${pg_port%%/*}
+    "$TIKETI_PG_BIN/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qAtX -c "CHECKPOINT" >/dev/null
+    echo "  $("$TIKETI_PG_BIN/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qAtX -c \
+      "SELECT count(*) || ' WAL segments after the setup checkpoint' FROM pg_ls_waldir()")" >&2
+  fi
 
   # Baseline: a trivial route of the same process, same clients.
   out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$base/health/live" 2>&1)
@@ -173,6 +184,7 @@ run_shape() {
   o_max=$(awk -v u="$(field max_us "$r")" 'BEGIN { printf "%.1f", u / 1000 }')
   o_svc99=$(awk -v u="$(field svc_p99_us "$r")" 'BEGIN { printf "%.1f", u / 1000 }')
   echo "  open loop holds at $rate/s for ${open_duration}s: $o_ok ok ($o_rate/s) of $o_sched, $o_conf 409, $o_other other, $o_err errors, $o_late late; p50 $o_p50 ms, p99 $o_p99 ms, max $o_max ms (service p99 $o_svc99 ms)" >&2
+  grep '^hold_load: timeline' <<<"$out" | sed 's/^hold_load: /    /' >&2 || true
   local og_ok og_other og_err og_late og_rate og_p50 og_p99
   out=$("$load" --port "$port" --event "$ga" --dir "$work/$sh/run" --mode ga --ticket-type "$ga_type" \
     --rate "$ga_rate" --duration "$open_duration" --connections "$connections" 2>&1) || { echo "$out" >&2; return 1; }
