@@ -1153,8 +1153,8 @@ async function main() {
     await a.getByLabel('공연 ID').fill(ga.eventId);
     await a.getByRole('button', { name: '검색' }).click();
     const rows = a.locator('[data-testid=admin-reservations] tbody tr');
-    await rows.nth(1).waitFor();
-    if ((await rows.count()) !== 2) fail(`reservations for the GA event: ${await rows.count()}`);
+    // The page first lists the latest reservations of every event; the filtered answer replaces them.
+    await until('the search shows the GA event\'s 2 reservations', async () => (await rows.count()) === 2, 8_000);
     await a.getByLabel('상태').selectOption('PENDING');
     await a.getByRole('button', { name: '검색' }).click();
     await a.locator(`[data-testid=admin-reservations] tr[data-id="${ga.otherReservation}"]`).waitFor();
