@@ -153,6 +153,19 @@ class Fixture : public ::testing::TestWithParam<store::Engine> {
 
   std::int64_t scalar(const std::string& sql) { return loop_.run(db_->exec(sql)).one().i64(0); }
 
+  // The race tests' invariants, from the database (each test runs in its own schema):
+  // seats that appear in more than one reservation (must be 0) …
+  std::int64_t seats_in_two_reservations() {
+    return scalar("SELECT COUNT(*) FROM (SELECT seat_id FROM reservation_items WHERE seat_id IS NOT NULL"
+                  " GROUP BY seat_id HAVING COUNT(*) > 1) d");
+  }
+  // … and seated reservations that do not hold every one of their seats (must be 0: all or nothing).
+  std::int64_t partly_held_reservations() {
+    return scalar("SELECT COUNT(*) FROM reservations r WHERE r.kind = 'seated' AND r.quantity <>"
+                  " (SELECT COUNT(*) FROM reservation_items i JOIN seats s ON s.event_id = r.event_id"
+                  " AND s.seat_id = i.seat_id AND s.hold_id = r.id WHERE i.reservation_id = r.id)");
+  }
+
   std::int64_t outbox_count(const std::string& topic) {
     return scalar("SELECT COUNT(*) FROM outbox WHERE topic = '" + topic + "'");
   }
