@@ -28,17 +28,15 @@ import datetime
 import email
 import email.policy
 import os
-import shutil
 import subprocess
 import tempfile
 import time
 import unittest
-import urllib.parse
 import uuid
 
 from harness import TiketiProcess, free_port, own_database, require_servers, run_tests, tiketi_bin
 from test_notification_recipients import SmtpSink
-from test_saga import PASSWORD, Api, Proc, SagaChecks, create_admin, wait_for
+from test_saga import PASSWORD, Api, Proc, SagaChecks, create_admin, stop_scaled, wait_for
 
 PUBLIC_URL = "https://tiketi.example"
 SENDER = "no-reply@tiketi.local"
@@ -322,28 +320,8 @@ class ScaledFlow(FlowChecks, unittest.TestCase):
 
     @classmethod
     def _stop(cls):
-        for p in cls.procs:
-            try:
-                p.terminate()
-            except Exception:  # noqa: BLE001 - best effort while tearing down
-                pass
-            p.cleanup()
-        if cls.sim_proc is not None and cls.sim_proc.poll() is None:
-            cls.sim_proc.terminate()
-            try:
-                cls.sim_proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.sim_proc.kill()
-        if getattr(cls, "data", None):
-            shutil.rmtree(cls.data, ignore_errors=True)
+        stop_scaled(cls)
         cls.sink.stop()
-        if cls.drop:
-            cls.drop()
-        cli = shutil.which("redis-cli")
-        if cli:
-            u = urllib.parse.urlsplit(cls.redis_base)
-            subprocess.run([cli, "-h", u.hostname, "-p", str(u.port), "-n", str(cls.redis_db), "FLUSHDB"],
-                           capture_output=True, timeout=30)
 
     @classmethod
     def tearDownClass(cls):

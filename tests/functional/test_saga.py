@@ -373,6 +373,32 @@ class EmbeddedSaga(SagaChecks, unittest.TestCase):
             cls.server.cleanup()
 
 
+def stop_scaled(cls):
+    """Tears down what a scaled-shape setUpClass started: the service processes, the gateway
+    simulator, the data directory, the throw-away database and the Redis database."""
+    for p in getattr(cls, "procs", []):
+        try:
+            p.terminate()
+        except Exception:
+            pass
+        p.cleanup()
+    if cls.sim_proc is not None and cls.sim_proc.poll() is None:
+        cls.sim_proc.terminate()
+        try:
+            cls.sim_proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            cls.sim_proc.kill()
+    if getattr(cls, "data", None):
+        shutil.rmtree(cls.data, ignore_errors=True)
+    if cls.drop:
+        cls.drop()
+    cli = shutil.which("redis-cli")
+    if cli:
+        u = urllib.parse.urlsplit(cls.redis_base)
+        subprocess.run([cli, "-h", u.hostname, "-p", str(u.port), "-n", str(cls.redis_db), "FLUSHDB"],
+                       capture_output=True, timeout=30)
+
+
 class ScaledSaga(SagaChecks, unittest.TestCase):
     """auth, event, reservation, payment, notification as separate processes on PostgreSQL +
     Redis; `tiketi pg-sim` as the gateway."""
@@ -431,27 +457,7 @@ class ScaledSaga(SagaChecks, unittest.TestCase):
 
     @classmethod
     def _stop(cls):
-        for p in getattr(cls, "procs", []):
-            try:
-                p.terminate()
-            except Exception:
-                pass
-            p.cleanup()
-        if cls.sim_proc is not None and cls.sim_proc.poll() is None:
-            cls.sim_proc.terminate()
-            try:
-                cls.sim_proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.sim_proc.kill()
-        if getattr(cls, "data", None):
-            shutil.rmtree(cls.data, ignore_errors=True)
-        if cls.drop:
-            cls.drop()
-        cli = shutil.which("redis-cli")
-        if cli:
-            u = urllib.parse.urlsplit(cls.redis_base)
-            subprocess.run([cli, "-h", u.hostname, "-p", str(u.port), "-n", str(cls.redis_db), "FLUSHDB"],
-                           capture_output=True, timeout=30)
+        stop_scaled(cls)
 
     @classmethod
     def tearDownClass(cls):
