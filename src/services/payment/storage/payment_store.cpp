@@ -13,7 +13,7 @@ using store::p;
 PaymentStore::PaymentStore(store::DatabasePtr db, ClockPtr clock, std::size_t write_batch)
     : db_(std::move(db)), clock_(std::move(clock)) {
   if (write_batch > 1 && db_->engine() == store::Engine::postgres) {
-    group_ = std::make_unique<store::GroupCommit>(db_, store::GroupCommitOptions{write_batch, 2, 100});
+    group_ = std::make_unique<store::GroupCommit>(db_, store::GroupCommitOptions{.batch = write_batch});
   }
 }
 

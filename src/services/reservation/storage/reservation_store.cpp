@@ -163,8 +163,6 @@ Task<void> insert_reservation(store::Tx& tx, const Reservation& r) {
 // Group commit of holds (SQLite always, PostgreSQL with pg_hold_batch > 1)
 
 namespace {
-constexpr int kPgBatchLockTimeoutMs = 100;
-
 // Keys of the existing rows a PostgreSQL hold locks (group commit keeps batches in flight disjoint).
 std::string user_row(const std::string& event_id, const std::string& user_id) {
   return "u\n" + event_id + "\n" + user_id;
@@ -183,9 +181,9 @@ ReservationStore::ReservationStore(store::DatabasePtr db, ClockPtr clock, LogCon
       log_(std::move(log)),
       opts_(opts),
       group_(std::make_unique<store::GroupCommit>(
-          db_, store::GroupCommitOptions{db_->engine() == store::Engine::sqlite ? opts.sqlite_hold_batch
-                                                                                : opts.pg_hold_batch,
-                                         opts.pg_hold_inflight, kPgBatchLockTimeoutMs})) {}
+          db_, store::GroupCommitOptions{
+                   .batch = db_->engine() == store::Engine::sqlite ? opts.sqlite_hold_batch : opts.pg_hold_batch,
+                   .in_flight = opts.pg_hold_inflight})) {}
 
 std::uint64_t ReservationStore::hold_batches() const { return group_->batches(); }
 std::uint64_t ReservationStore::hold_batched() const { return group_->callers(); }
