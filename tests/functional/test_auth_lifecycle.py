@@ -121,6 +121,19 @@ class Lifecycle:
     """Shared checks; subclasses provide cls.procs (one or two running TiketiProcess)."""
 
     procs = ()
+    _drop = None  # the scaled shape's throw-away database
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for p in cls.procs:
+                stop(p)
+        finally:
+            for p in cls.procs:
+                p.cleanup()
+            if cls._drop:
+                cls._drop()
+
     secrets_seen = None  # every credential handed out or sent, for the log check
 
     @classmethod
@@ -470,15 +483,6 @@ class EmbeddedAuthLifecycle(Lifecycle, unittest.TestCase):
             raise
         cls.procs = (p,)
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            for p in cls.procs:
-                stop(p)
-        finally:
-            for p in cls.procs:
-                p.cleanup()
-
     def test_7_require_role_guards_another_services_admin_route(self):
         admin_email = self.email("roleadmin")
         r = self.admin_create(admin_email, password=ADMIN_PASSWORD)
@@ -499,8 +503,6 @@ class EmbeddedAuthLifecycle(Lifecycle, unittest.TestCase):
 
 
 class ScaledAuthLifecycle(Lifecycle, unittest.TestCase):
-    _drop = None
-
     @classmethod
     def setUpClass(cls):
         cls.secrets_seen = set()
@@ -524,16 +526,7 @@ class ScaledAuthLifecycle(Lifecycle, unittest.TestCase):
             raise
         cls.procs = tuple(procs)
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            for p in cls.procs:
-                stop(p)
-        finally:
-            for p in cls.procs:
-                p.cleanup()
-            if cls._drop:
-                cls._drop()
+
 
     def test_0_two_replicas(self):
         self.assertEqual(len(self.procs), 2)
