@@ -36,7 +36,8 @@ import uuid
 
 from harness import TiketiProcess, free_port, own_database, require_servers, run_tests, tiketi_bin
 from test_notification_recipients import SmtpSink
-from test_saga import PASSWORD, Api, Proc, SagaChecks, create_admin, stop_scaled, wait_for
+from test_saga import (PASSWORD, Api, Proc, SagaChecks, create_admin, start_embedded, stop_embedded, stop_scaled,
+                       wait_for)
 
 PUBLIC_URL = "https://tiketi.example"
 SENDER = "no-reply@tiketi.local"
@@ -239,15 +240,9 @@ class EmbeddedFlow(FlowChecks, unittest.TestCase):
     def setUpClass(cls):
         cls.sim_secret = "test_sk_tiketi_simulator"
         cls.sink = SmtpSink()
-        cls.server = TiketiProcess(["--services", "all"] + notification_settings(cls.sink), name="flow-embedded")
         try:
-            cls.server.migrate()
-            create_admin([], cls.server.data_dir, cls.server.env)
-            cls.server.start()
-            cls.server.wait_ready()
+            cls.server = start_embedded("flow-embedded", notification_settings(cls.sink))
         except BaseException:
-            cls.server.dump("embedded flow start-up")
-            cls.server.cleanup()
             cls.sink.stop()
             raise
         cls.api = Api({name: cls.server.port for name in ("auth", "event", "queue", "reservation", "payment",
@@ -256,11 +251,8 @@ class EmbeddedFlow(FlowChecks, unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            rc = cls.server.terminate()
-            if rc != 0:
-                cls.server.dump(f"embedded flow (exit {rc})")
+            stop_embedded(cls.server, "embedded flow")
         finally:
-            cls.server.cleanup()
             cls.sink.stop()
 
 

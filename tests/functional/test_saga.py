@@ -343,34 +343,43 @@ def create_admin(args, data_dir, env):
         raise RuntimeError(f"tiketi admin create failed: {r.stdout}\n{r.stderr}")
 
 
+def start_embedded(name, extra_args=()):
+    """The embedded default, all six services in one process (SQLite, in-process coordination, the
+    built-in simulator), migrated, with the admin account, ready."""
+    server = TiketiProcess(["--services", "all"] + list(extra_args), name=name)
+    try:
+        server.migrate()
+        create_admin([], server.data_dir, server.env)
+        server.start()
+        server.wait_ready()
+    except BaseException:
+        server.dump(f"{name} start-up")
+        server.cleanup()
+        raise
+    return server
+
+
+def stop_embedded(server, name):
+    try:
+        rc = server.terminate()
+        if rc != 0:
+            server.dump(f"{name} (exit {rc})")
+    finally:
+        server.cleanup()
+
+
 class EmbeddedSaga(SagaChecks, unittest.TestCase):
     """One process, SQLite, in-process coordination, the built-in simulator."""
 
     @classmethod
     def setUpClass(cls):
         cls.sim_secret = "test_sk_tiketi_simulator"  # the built-in simulator's default
-        # The embedded default: all six services in one process.
-        cls.server = TiketiProcess(["--services", "all"],
-                                   name="saga-embedded")
-        try:
-            cls.server.migrate()
-            create_admin([], cls.server.data_dir, cls.server.env)
-            cls.server.start()
-            cls.server.wait_ready()
-        except BaseException:
-            cls.server.dump("embedded saga start-up")
-            cls.server.cleanup()
-            raise
+        cls.server = start_embedded("saga-embedded")
         cls.api = Api({name: cls.server.port for name in SERVICES})
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            rc = cls.server.terminate()
-            if rc != 0:
-                cls.server.dump(f"embedded saga (exit {rc})")
-        finally:
-            cls.server.cleanup()
+        stop_embedded(cls.server, "embedded saga")
 
 
 def stop_scaled(cls):
